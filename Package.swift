@@ -1,0 +1,54 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// CPU-specific flags only where the architecture has them; aarch64 (Jetson) builds plain.
+// REFLEX_GENERIC_CPU=1 builds x86-64 code that runs on CPUs without AVX2/FMA.
+// The engine is optimised in debug builds too: tests then run the code that ships (and check
+// that a step allocates nothing, which unspecialised debug SIMD code would not honour).
+var engineFlags: [SwiftSetting] = [
+    .unsafeFlags(["-Ounchecked"], .when(configuration: .release)),
+    .unsafeFlags(["-O"], .when(configuration: .debug)),
+]
+#if arch(x86_64)
+if Context.environment["REFLEX_GENERIC_CPU"] == nil {
+    engineFlags.append(.unsafeFlags(["-target-cpu", "haswell"]))
+}
+#endif
+
+let package = Package(
+    name: "reflex",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "reflexd", targets: ["reflexd"]),
+        .executable(name: "reflex", targets: ["reflex"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+    ],
+    targets: [
+        .systemLibrary(name: "CZeroMQ", pkgConfig: "libzmq", providers: [.apt(["libzmq3-dev"])]),
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .target(name: "ZeroMQ", dependencies: ["CZeroMQ"]),
+        .target(name: "ReflexEngine", dependencies: ["COpenBLAS"], swiftSettings: engineFlags),
+        .target(name: "ReflexScheduler"),
+        .target(name: "ReflexDaemon", dependencies: [
+            "ZeroMQ", "ReflexEngine", "ReflexScheduler",
+            .product(name: "Yams", package: "Yams"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "reflexd", dependencies: [
+            "ReflexDaemon", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "reflex", dependencies: [
+            "ReflexDaemon", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
+        // Test-only: counts heap allocations per thread (interposes malloc in the test binary).
+        .target(name: "CAllocationCounter", path: "Tests/CAllocationCounter"),
+        .testTarget(name: "ReflexEngineTests", dependencies: ["ReflexEngine", "CAllocationCounter"]),
+        .testTarget(name: "ReflexSchedulerTests", dependencies: ["ReflexScheduler"]),
+        .testTarget(name: "ReflexDaemonTests", dependencies: ["ReflexDaemon"]),
+    ]
+)

@@ -1,0 +1,139 @@
+import COpenBLAS
+import Foundation
+import ReflexEngine
+
+/// `reflex bench engine`: the Swift engine at every exit against PyTorch and ONNX Runtime on
+/// the same weights and thread count, and a plain sgemm at the model's shapes — one run.
+public struct EngineBench {
+    public struct Options {
+        public var configs = ["default", "large"]
+        public var threads = [1, 2]
+        public var iterations: [String: Int] = ["default": 200, "large": 20]
+        public var warmup = 5
+        public var withPython = true
+        public var bundleRoot = NSHomeDirectory() + "/.cache/reflex/bench"
+        public init() {}
+    }
+
+    let options: Options
+    let tools: PythonTools
+    let log: (String) -> Void
+
+    public init(options: Options, tools: PythonTools, log: @escaping (String) -> Void) {
+        self.options = options; self.tools = tools; self.log = log
+    }
+
+    /// Measures every configuration and returns the `cases` of the JSON report.
+    public func run() throws -> [[String: Any]] {
+        let missing = options.configs.filter { !FileManager.default.fileExists(atPath: "\(options.bundleRoot)/\($0)/manifest.json") }
+        if !missing.isEmpty {
+            log("writing random-weight benchmark bundles (\(missing.joined(separator: ", "))) to \(options.bundleRoot)")
+            _ = try tools.run(module: "reflex_model.make_bench_bundles", ["--out", options.bundleRoot, "--configs"] + missing)
+        }
+        var cases: [[String: Any]] = []
+        for config in options.configs {
+            let dir = "\(options.bundleRoot)/\(config)"
+            let policy = MultiExitPolicy(bundle: try ModelBundle(directory: dir))
+            let iterations = options.iterations[config] ?? 50
+            for threads in options.threads {
+                MultiExitPolicy.setThreads(threads)
+                log("\(config), \(threads) thread(s): Swift engine")
+                let swift = try measureSwift(policy, iterations: iterations)
+                let sgemm = measureSgemm(policy, iterations: iterations)
+                var py: [String: Any] = [:]
+                if options.withPython {
+                    log("\(config), \(threads) thread(s): PyTorch and ONNX Runtime")
+                    py = try tools.runJSON(module: "reflex_model.bench_runner", [
+                        "--bundle", dir, "--threads", "\(threads)", "--iterations", "\(iterations)", "--warmup", "\(options.warmup)"])
+                }
+                for (i, s) in swift.enumerated() {
+                    let flops = Double(policy.cost.exitFLOPs[i])
+                    var c: [String: Any] = [
+                        "config": config, "threads": threads, "exit": i + 1, "gflops": flops / 1e9,
+                        "swift_us": s.median, "swift_us_p99": s.p99,
+                        "swift_gflops": flops / s.median / 1e3, "sgemm_gflops": sgemm,
+                    ]
+                    for (system, key) in [("pytorch", "pytorch"), ("onnxruntime", "onnxruntime")] {
+                        if let sys = py[system] as? [String: Any], let exits = sys["exits"] as? [[String: Any]],
+                           let e = exits.first(where: { ($0["exit"] as? Int) == i + 1 }),
+                           let med = e["median_us"] as? Double {
+                            c["\(key)_us"] = med
+                            c["\(key)_us_p99"] = e["p99_us"] as? Double
+                            c["\(key)_over_swift"] = med / s.median
+                        }
+                    }
+                    cases.append(c)
+                }
+            }
+        }
+        return cases
+    }
+
+    func measureSwift(_ policy: MultiExitPolicy, iterations: Int) throws -> [LatencySummary] {
+        let m = policy.manifest
+        var rng = SystemRandomNumberGenerator()
+        let image = (0..<m.imageInput.shape.reduce(1, *)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+        let state = (0..<m.stateInput.shape[0]).map { _ in Float.random(in: -1...1, using: &rng) }
+        let words = policy.tokenizer.tokenize("open the drawer").ids
+        let ws = policy.makeWorkspace()
+        var out = policy.makeOutput()
+        var results: [LatencySummary] = []
+        try image.withUnsafeBytes { img in
+            try state.withUnsafeBytes { st in
+                let obs = Observation(image: img, state: st, words: words)
+                for exit in 1...policy.cost.exits {
+                    var rule = FixedExitRule(exit: exit)
+                    var rec = policy.makeState()
+                    var samples: [Double] = []
+                    samples.reserveCapacity(iterations)
+                    for k in 0..<(options.warmup + iterations) {
+                        let t0 = DispatchTime.now().uptimeNanoseconds
+                        try policy.step(obs, state: &rec, rule: &rule, workspace: ws, output: &out)
+                        let t1 = DispatchTime.now().uptimeNanoseconds
+                        if k >= options.warmup { samples.append(Double(t1 - t0) / 1e3) }
+                    }
+                    results.append(LatencySummary(samples))
+                }
+            }
+        }
+        return results
+    }
+
+    /// GFLOP/s of cblas_sgemm on one block's four GEMM shapes (T×d·3d, T×d·d, T×d·m, T×m·d).
+    func measureSgemm(_ policy: MultiExitPolicy, iterations: Int) -> Double {
+        let a = policy.manifest.architecture
+        let t = policy.cost.tokens
+        let d = a.width, m = a.mlpHidden
+        let shapes = [(t, 3 * d, d), (t, d, d), (t, m, d), (t, d, m)]  // (M, N, K)
+        var totalFlops = 0.0, totalUs = 0.0
+        for (mm, n, k) in shapes {
+            let A = [Float](repeating: 0.5, count: mm * k), B = [Float](repeating: 0.25, count: k * n)
+            var C = [Float](repeating: 0, count: mm * n)
+            var samples: [Double] = []
+            for r in 0..<(options.warmup + iterations * 4) {
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(mm), Int32(n), Int32(k),
+                            1, A, Int32(k), B, Int32(n), 1, &C, Int32(n))
+                let t1 = DispatchTime.now().uptimeNanoseconds
+                if r >= options.warmup { samples.append(Double(t1 - t0) / 1e3) }
+            }
+            totalFlops += Double(2 * mm * n * k)
+            totalUs += LatencySummary(samples).median
+        }
+        return totalFlops / totalUs / 1e3
+    }
+
+    /// A short table of the cases for people (the JSON line follows it).
+    public static func table(_ cases: [[String: Any]]) -> String {
+        var s = "config   thr exit  GFLOP   swift_us  pytorch_us  onnxrt_us  pt/swift  ort/swift  swift_GF/s  sgemm_GF/s\n"
+        for c in cases {
+            func v(_ k: String) -> Double { c[k] as? Double ?? .nan }
+            s += (c["config"] as! String).padding(toLength: 8, withPad: " ", startingAt: 0)
+            s += String(format: " %3d %4d %6.3f %10.1f %11.1f %10.1f %9.2f %10.2f %11.1f %11.1f\n",
+                        c["threads"] as! Int, c["exit"] as! Int, v("gflops"), v("swift_us"),
+                        v("pytorch_us"), v("onnxruntime_us"), v("pytorch_over_swift"), v("onnxruntime_over_swift"),
+                        v("swift_gflops"), v("sgemm_gflops"))
+        }
+        return s
+    }
+}

@@ -1,0 +1,54 @@
+/// The keys of the config and the range each value must fall in, shared by the YAML loader and
+/// the control socket's live budget update so that both accept exactly the same values.
+enum ConfigRules {
+    /// A check on a number, with the requirement in words for the error message.
+    struct NumberRule: Sendable {
+        let requirement: String
+        let accepts: @Sendable (Double) -> Bool
+    }
+
+    /// A range for an integer, with the requirement in words.
+    struct IntegerRule: Sendable {
+        let range: ClosedRange<Int>
+        var requirement: String { "must be an integer from \(range.lowerBound) to \(range.upperBound)" }
+    }
+
+    // MARK: Ranges
+
+    static let averageFraction = NumberRule(requirement: "must be in (0, 1]") { $0 > 0 && $0 <= 1 }
+    static let positive = NumberRule(requirement: "must be > 0") { $0 > 0 }
+    static let probeRate = NumberRule(requirement: "must be in [0, 1)") { $0 >= 0 && $0 < 1 }
+    /// Bounded so a typo cannot make the scheduler allocate gigabytes of history.
+    static let window = IntegerRule(range: 1...1_048_576)
+    /// Bounded: more compute threads than this is a typo on any robot computer.
+    static let threads = IntegerRule(range: 1...256)
+    /// Up to 1 GiB: ZeroMQ's own cut-off sits above it, and a bigger observation is a bug.
+    static let maxMessageBytes = IntegerRule(range: 1...1_073_741_824)
+    static let maxSessions = IntegerRule(range: 1...1_000_000)
+    static let pendingPerRobot = IntegerRule(range: 1...1_024)
+
+    // MARK: Keys
+
+    static let rootKeys = ["model", "endpoints", "budget", "scheduler", "engine", "limits", "logging", "security"]
+    static let endpointKeys = ["policy", "actions", "control"]
+    static let budgetKeys = ["average_fraction", "average_gflops", "deadline_ms", "memory_mb"]
+    static let schedulerKeys = ["mode", "probe_rate", "window"]
+    static let engineKeys = ["threads"]
+    static let limitsKeys = ["max_message_bytes", "max_sessions", "session_idle_s", "pending_per_robot"]
+    static let loggingKeys = ["level"]
+    static let securityKeys = ["curve"]
+    static let curveKeys = ["enabled", "server_secret_key", "authorized_keys"]
+    static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+
+    /// Every key with its full path, to suggest `budget.deadline_ms` for a `deadline_ms`
+    /// written in the wrong section.
+    static let allKeyPaths: [String] =
+        ["model", "security.curve"]
+        + endpointKeys.map { "endpoints.\($0)" }
+        + budgetKeys.map { "budget.\($0)" }
+        + schedulerKeys.map { "scheduler.\($0)" }
+        + engineKeys.map { "engine.\($0)" }
+        + limitsKeys.map { "limits.\($0)" }
+        + loggingKeys.map { "logging.\($0)" }
+        + curveKeys.map { "security.curve.\($0)" }
+}

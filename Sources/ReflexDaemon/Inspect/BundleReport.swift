@@ -1,0 +1,56 @@
+import Foundation
+import ReflexEngine
+
+/// What `reflex inspect` prints about a bundle (CONTRACT section 10), as JSON and as text.
+public struct BundleReport {
+    public let bundle: ModelBundle
+
+    public init(directory: String) throws { bundle = try ModelBundle(directory: directory) }
+
+    public var json: [String: Any] {
+        let m = bundle.manifest, c = bundle.cost
+        return [
+            "name": m.name,
+            "directory": bundle.directory,
+            "sha256": bundle.sha256,
+            "inputs": m.inputs.map { ["name": $0.name, "dtype": $0.dtype, "shape": $0.shape] as [String: Any] },
+            "action": ["dtype": "float32", "shape": [m.action.dim], "low": m.action.low, "high": m.action.high] as [String: Any],
+            "exits": (0..<c.exits).map { i in
+                ["index": i + 1, "gflops": c.exitGFLOPs[i], "resident_bytes": c.residentBytes[i],
+                 "blocks": (i + 1) * c.exitEvery] as [String: Any]
+            },
+            "vocabulary_size": m.vocabulary.words.count,
+            "instruction_tokens": m.architecture.instructionTokens,
+            "architecture": [
+                "width": m.architecture.width, "heads": m.architecture.heads, "mlp_hidden": m.architecture.mlpHidden,
+                "blocks": m.architecture.blocks, "exit_every": m.architecture.exitEvery,
+                "patch_size": m.architecture.patchSize, "pool": m.architecture.pool.rawValue,
+                "lstm_hidden": m.architecture.head.lstmHidden, "lstm_layers": m.architecture.head.lstmLayers,
+            ] as [String: Any],
+            "criterion": ["distance": m.criterion.distance, "dims": m.criterion.dims] as [String: Any],
+            "calibration_samples": bundle.calibration.count,
+            "resident_bytes_measured": bundle.residentBytes,
+            "observation": m.observation?.foundationObject ?? NSNull(),
+        ]
+    }
+
+    public var jsonString: String {
+        let data = try! JSONSerialization.data(withJSONObject: json, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes])
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    public var text: String {
+        let m = bundle.manifest, c = bundle.cost
+        var s = "model \(m.name)  sha256 \(bundle.sha256.prefix(16))…\n"
+        s += "inputs: " + m.inputs.map { "\($0.name) \($0.dtype)\($0.shape)" }.joined(separator: ", ") + "\n"
+        s += "action: float32[\(m.action.dim)] in [\(m.action.low.map { "\($0)" }.joined(separator: ", "))] … [\(m.action.high.map { "\($0)" }.joined(separator: ", "))]\n"
+        s += "vocabulary: \(m.vocabulary.words.count) words, \(m.architecture.instructionTokens) instruction tokens\n"
+        s += "calibration: \(bundle.calibration.count) samples\n"
+        s += "exit  blocks  GFLOPs    fraction  resident\n"
+        for i in 0..<c.exits {
+            s += String(format: "%4d  %6d  %8.4f  %8.3f  %6.2f MiB\n", i + 1, (i + 1) * c.exitEvery, c.exitGFLOPs[i],
+                        c.exitGFLOPs[i] / c.exitGFLOPs.last!, Double(c.residentBytes[i]) / 1_048_576)
+        }
+        return s
+    }
+}

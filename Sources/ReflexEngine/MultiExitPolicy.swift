@@ -1,0 +1,244 @@
+import COpenBLAS
+
+/// The multi-exit network of a bundle, run step by step (docs/MODEL_FORMAT.md): embeddings,
+/// then block segments exit by exit, asking a stop rule after each. No I/O, no clocks.
+public final class MultiExitPolicy: @unchecked Sendable {
+    public let bundle: ModelBundle
+    public let tokenizer: InstructionTokenizer
+    public var manifest: BundleManifest { bundle.manifest }
+    public var cost: CostModel { bundle.cost }
+    /// Deepest exit loaded; the step always stops there.
+    public var loadedExits: Int { bundle.loadedExits }
+
+    private struct Block {
+        let ln1w, ln1b, qkvW, qkvB, outW, outB, ln2w, ln2b, fc1W, fc1B, fc2W, fc2B: Tensor
+    }
+    private struct LSTMLayer { let wih, whh, bias: Tensor }
+
+    private let d, heads, mlpHidden, tokens, patches, patchDim, slots, exitEvery: Int
+    private let imageShape: [Int]
+    private let stateDim, actionDim, lstmHidden: Int
+    private let eps: Float
+    private let pool: BundleManifest.Pool
+    private let patchW, patchB, stateW, stateB, wordEmb, posEmb: Tensor
+    private let readout: Tensor?
+    private let blocks: [Block]
+    private let exitNorms: [(Tensor, Tensor)]
+    private let lstm: [LSTMLayer]
+    private let hfc1W, hfc1B, hfc2W, hfc2B: Tensor
+    private let stateMean, stateInvStd, actMean, actStd, actLow, actHigh: [Float]
+    private let criterionDims: [Int]
+
+    /// Sets how many threads BLAS uses for one step (process-wide).
+    public static func setThreads(_ n: Int) { openblas_set_num_threads(Int32(max(1, n))) }
+
+    public init(bundle: ModelBundle) {
+        self.bundle = bundle
+        let m = bundle.manifest, a = m.architecture
+        let layout = TensorLayout(m)
+        tokenizer = InstructionTokenizer(vocabulary: m.vocabulary, slots: a.instructionTokens)
+        d = a.width; heads = a.heads; mlpHidden = a.mlpHidden; tokens = layout.tokens
+        patches = layout.patches; patchDim = layout.patchDim; slots = a.instructionTokens
+        exitEvery = a.exitEvery; imageShape = m.imageInput.shape; stateDim = m.stateInput.shape[0]
+        actionDim = m.action.dim; lstmHidden = a.head.lstmHidden; eps = a.normEps; pool = a.pool
+        let w = bundle.tensor
+        patchW = w("patch_proj.weight"); patchB = w("patch_proj.bias")
+        stateW = w("state_proj.weight"); stateB = w("state_proj.bias")
+        wordEmb = w("word_embedding"); posEmb = w("pos_embedding")
+        readout = a.pool == .readout ? w("readout_token") : nil
+        blocks = (0..<(bundle.loadedExits * a.exitEvery)).map { b in
+            let p = "blocks.\(b)."
+            return Block(ln1w: w(p + "ln1.weight"), ln1b: w(p + "ln1.bias"), qkvW: w(p + "attn.qkv.weight"),
+                         qkvB: w(p + "attn.qkv.bias"), outW: w(p + "attn.out.weight"), outB: w(p + "attn.out.bias"),
+                         ln2w: w(p + "ln2.weight"), ln2b: w(p + "ln2.bias"), fc1W: w(p + "mlp.fc1.weight"),
+                         fc1B: w(p + "mlp.fc1.bias"), fc2W: w(p + "mlp.fc2.weight"), fc2B: w(p + "mlp.fc2.bias"))
+        }
+        exitNorms = (0...bundle.loadedExits).map { (w("exit_norms.\($0).weight"), w("exit_norms.\($0).bias")) }
+        lstm = (0..<a.head.lstmLayers).map {
+            LSTMLayer(wih: w("head.lstm.\($0).weight_ih"), whh: w("head.lstm.\($0).weight_hh"), bias: w("head.lstm.\($0).bias"))
+        }
+        hfc1W = w("head.mlp.fc1.weight"); hfc1B = w("head.mlp.fc1.bias")
+        hfc2W = w("head.mlp.fc2.weight"); hfc2B = w("head.mlp.fc2.bias")
+        stateMean = m.stateNorm.mean; stateInvStd = m.stateNorm.std.map { 1 / $0 }
+        actMean = m.action.mean; actStd = m.action.std; actLow = m.action.low; actHigh = m.action.high
+        criterionDims = m.criterion.dims
+    }
+
+    public func makeWorkspace() -> StepWorkspace {
+        StepWorkspace(tokens: tokens, width: d, mlp: mlpHidden, patches: patches, patchDim: patchDim,
+                      lstmHidden: lstmHidden, lstmLayers: lstm.count, headMLP: hfc1W.shape[1], actionDim: actionDim)
+    }
+
+    public func makeState() -> RecurrentState { RecurrentState(layers: lstm.count, hidden: lstmHidden) }
+
+    public func makeOutput() -> StepOutput { StepOutput(actionDim: actionDim, exits: cost.exits) }
+
+    /// Runs one control step: embeddings, then exit by exit until `rule` says stop or the
+    /// deepest loaded exit is reached; commits the chosen exit's recurrent state.
+    public func step<R: StopRule>(_ obs: Observation, state: inout RecurrentState, rule: inout R,
+                                  workspace ws: StepWorkspace, output out: inout StepOutput) throws {
+        guard obs.image.count == imageShape.reduce(1, *) else {
+            throw EngineError.badInput("image has \(obs.image.count) bytes, expected \(imageShape.reduce(1, *)) (\(imageShape))")
+        }
+        guard obs.state.count == stateDim * 4 else { throw EngineError.badInput("state has \(obs.state.count) bytes, expected \(stateDim * 4)") }
+        guard obs.words.count == slots else { throw EngineError.badInput("\(obs.words.count) word ids, expected \(slots)") }
+        guard state.layers == lstm.count, state.hidden == lstmHidden else { throw EngineError.badInput("recurrent state has the wrong size") }
+        guard out.action.count == actionDim, out.distances.count == cost.exits else { throw EngineError.badInput("output was made for another model") }
+
+        embed(obs, ws)
+        var cur = 0  // index of the current feature/action slot; 1 - cur is the previous one
+        if exitEvery == 1 { poolFeature(ws, norm: 0, into: ws.features[0]) }
+        for i in out.distances.indices { out.distances[i] = 0 }
+        let last = loadedExits
+        for exit in 1...last {
+            for b in ((exit - 1) * exitEvery)..<(exit * exitEvery) {
+                runBlock(blocks[b], ws)
+                if b == 0 && exitEvery > 1 { poolFeature(ws, norm: 0, into: ws.features[0]) }
+            }
+            if exit == 1 {
+                // The reference read ("exit 0"): a tentative head run whose state is never kept.
+                headRun(feature: ws.features[0], state: state, ws: ws, into: ws.actions[0])
+            }
+            let next = 1 - cur
+            poolFeature(ws, norm: exit, into: ws.features[next])
+            headRun(feature: ws.features[next], state: state, ws: ws, into: ws.actions[next])
+            let distance = rms(ws.actions[next], ws.actions[cur])
+            out.distances[exit - 1] = distance
+            let spent = cost.exitFLOPs[exit - 1]
+            let point = ExitPoint(
+                exit: exit, isLast: exit == last, distance: distance, spentFLOPs: spent,
+                nextSegmentFLOPs: exit == last ? 0 : cost.exitFLOPs[exit] - spent,
+                action: UnsafeBufferPointer(ws.actions[next].buffer), previousAction: UnsafeBufferPointer(ws.actions[cur].buffer),
+                feature: UnsafeBufferPointer(ws.features[next].buffer), previousFeature: UnsafeBufferPointer(ws.features[cur].buffer))
+            let stop = rule.shouldStop(at: point)
+            cur = next
+            if stop || exit == last {
+                out.exit = exit
+                out.flops = spent
+                out.stoppedByRule = stop
+                for j in 0..<actionDim { out.action[j] = ws.actions[cur].data[j] }
+                // Commit: the state the head produced at the chosen exit (identical to a re-run).
+                for j in 0..<(lstm.count * lstmHidden) { state.h[j] = ws.candidateH.data[j]; state.c[j] = ws.candidateC.data[j] }
+                return
+            }
+        }
+    }
+
+    // MARK: - Stages
+
+    private func embed(_ obs: Observation, _ ws: StepWorkspace) {
+        let x = ws.x.data
+        // State token.
+        for j in 0..<d { x[j] = stateB.data[j] }
+        for i in 0..<stateDim {
+            let s = (obs.state.loadUnaligned(fromByteOffset: 4 * i, as: Float.self) - stateMean[i]) * stateInvStd[i]
+            let row = stateW.data + i * d
+            for j in 0..<d { x[j] += s * row[j] }
+        }
+        // Word tokens.
+        for (k, id) in obs.words.enumerated() {
+            let vocab = wordEmb.shape[0]
+            let row = Int(id) >= 0 && Int(id) < vocab ? Int(id) : 0
+            (x + (1 + k) * d).update(from: wordEmb.data + row * d, count: d)
+        }
+        // Image patches: gather to [P, p·p·C] in (i, j, ch) order, scaled to [-1, 1], then one GEMM.
+        let p = manifest.architecture.patchSize, w = imageShape[1], c = imageShape[2]
+        let gridW = w / p
+        let img = obs.image.bindMemory(to: UInt8.self).baseAddress!
+        let scale: Float = 2.0 / 255.0
+        for patch in 0..<patches {
+            let r0 = (patch / gridW) * p, c0 = (patch % gridW) * p
+            var dst = ws.patches.data + patch * patchDim
+            for i in 0..<p {
+                let src = img + ((r0 + i) * w + c0) * c
+                for k in 0..<(p * c) { dst[k] = Float(src[k]) * scale - 1 }
+                dst += p * c
+            }
+        }
+        Kernels.linear(ws.patches.data, rows: patches, inDim: patchDim, patchW, patchB, into: x + (1 + slots) * d)
+        if let r = readout { (x + (tokens - 1) * d).update(from: r.data, count: d) }
+        for i in 0..<(tokens * d) { x[i] += posEmb.data[i] }
+    }
+
+    private func runBlock(_ blk: Block, _ ws: StepWorkspace) {
+        let t = tokens, x = ws.x.data, h = ws.normed.data, qkv = ws.qkv.data
+        let dh = d / heads
+        Kernels.layerNorm(x, rows: t, d: d, gamma: blk.ln1w, beta: blk.ln1b, eps: eps, into: h)
+        Kernels.linear(h, rows: t, inDim: d, blk.qkvW, blk.qkvB, into: qkv)
+        let scale = 1 / Float(dh).squareRoot()
+        for n in 0..<heads {
+            let q = qkv + n * dh, k = qkv + d + n * dh, v = qkv + 2 * d + n * dh
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(t), Int32(t), Int32(dh),
+                        scale, q, Int32(3 * d), k, Int32(3 * d), 0, ws.scores.data, Int32(t))
+            Kernels.softmaxRows(ws.scores.data, rows: t, cols: t, ld: t)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(t), Int32(dh), Int32(t),
+                        1, ws.scores.data, Int32(t), v, Int32(3 * d), 0, ws.attn.data + n * dh, Int32(d))
+        }
+        // x += attn @ Wout + b: bias added into the residual, then sgemm accumulates (beta = 1).
+        for r in 0..<t { let row = x + r * d; for j in 0..<d { row[j] += blk.outB.data[j] } }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(t), Int32(d), Int32(d),
+                    1, ws.attn.data, Int32(d), blk.outW.data, Int32(d), 1, x, Int32(d))
+        Kernels.layerNorm(x, rows: t, d: d, gamma: blk.ln2w, beta: blk.ln2b, eps: eps, into: h)
+        Kernels.linear(h, rows: t, inDim: d, blk.fc1W, blk.fc1B, into: ws.mlp.data)
+        Kernels.gelu(ws.mlp.data, count: t * mlpHidden)
+        for r in 0..<t { let row = x + r * d; for j in 0..<d { row[j] += blk.fc2B.data[j] } }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(t), Int32(d), Int32(mlpHidden),
+                    1, ws.mlp.data, Int32(mlpHidden), blk.fc2W.data, Int32(d), 1, x, Int32(d))
+    }
+
+    /// Pools the current tokens into one vector and applies exit norm `norm`.
+    private func poolFeature(_ ws: StepWorkspace, norm: Int, into f: Tensor) {
+        let x = ws.x.data, out = f.data
+        switch pool {
+        case .readout:
+            out.update(from: x + (tokens - 1) * d, count: d)
+        case .max:
+            out.update(from: x, count: d)
+            for r in 1..<tokens { let row = x + r * d; for j in 0..<d { out[j] = max(out[j], row[j]) } }
+        }
+        Kernels.layerNorm(out, rows: 1, d: d, gamma: exitNorms[norm].0, beta: exitNorms[norm].1, eps: eps, into: out)
+    }
+
+    /// A tentative head run from the committed state: the candidate state goes to the workspace,
+    /// the clipped action to `action`.
+    private func headRun(feature: Tensor, state: RecurrentState, ws: StepWorkspace, into action: Tensor) {
+        let hs = lstmHidden, g = ws.gates.data
+        state.h.withUnsafeBufferPointer { hPrev in
+            state.c.withUnsafeBufferPointer { cPrev in
+                for (l, layer) in lstm.enumerated() {
+                    let input = l == 0 ? UnsafePointer(feature.data) : UnsafePointer(ws.candidateH.data + (l - 1) * hs)
+                    let inDim = layer.wih.shape[0]
+                    g.update(from: layer.bias.data, count: 4 * hs)
+                    cblas_sgemv(CblasRowMajor, CblasTrans, Int32(inDim), Int32(4 * hs), 1, layer.wih.data, Int32(4 * hs), input, 1, 1, g, 1)
+                    cblas_sgemv(CblasRowMajor, CblasTrans, Int32(hs), Int32(4 * hs), 1, layer.whh.data, Int32(4 * hs),
+                                hPrev.baseAddress! + l * hs, 1, 1, g, 1)
+                    let hOut = ws.candidateH.data + l * hs, cOut = ws.candidateC.data + l * hs
+                    for j in 0..<hs {
+                        let i = Kernels.sigmoid(g[j]), f = Kernels.sigmoid(g[hs + j])
+                        let gg = Kernels.tanh1(g[2 * hs + j]), o = Kernels.sigmoid(g[3 * hs + j])
+                        let c = f * cPrev[l * hs + j] + i * gg
+                        cOut[j] = c
+                        hOut[j] = o * Kernels.tanh1(c)
+                    }
+                }
+            }
+        }
+        let mh = hfc1W.shape[1]
+        let top = ws.candidateH.data + (lstm.count - 1) * hs
+        ws.headMLP.data.update(from: hfc1B.data, count: mh)
+        cblas_sgemv(CblasRowMajor, CblasTrans, Int32(hs), Int32(mh), 1, hfc1W.data, Int32(mh), top, 1, 1, ws.headMLP.data, 1)
+        Kernels.gelu(ws.headMLP.data, count: mh)
+        ws.raw.data.update(from: hfc2B.data, count: actionDim)
+        cblas_sgemv(CblasRowMajor, CblasTrans, Int32(mh), Int32(actionDim), 1, hfc2W.data, Int32(actionDim),
+                    ws.headMLP.data, 1, 1, ws.raw.data, 1)
+        for j in 0..<actionDim {
+            action.data[j] = min(max(ws.raw.data[j] * actStd[j] + actMean[j], actLow[j]), actHigh[j])
+        }
+    }
+
+    private func rms(_ a: Tensor, _ b: Tensor) -> Float {
+        var s: Float = 0
+        for j in criterionDims { let e = a.data[j] - b.data[j]; s += e * e }
+        return (s / Float(criterionDims.count)).squareRoot()
+    }
+}

@@ -1,0 +1,64 @@
+/// The tensors a manifest implies, with their shapes and which part of the network owns them.
+/// The loader reads from it and the cost model sums resident bytes from it: one list, two uses.
+struct TensorLayout {
+    enum Owner: Equatable { case shared, block(Int), exitNorm(Int) }
+    struct Item { let name: String; let shape: [Int]; let owner: Owner }
+
+    let items: [Item]
+    let tokens: Int
+    let patches: Int
+    let patchDim: Int
+
+    init(_ m: BundleManifest) {
+        let a = m.architecture
+        let d = a.width, img = m.imageInput.shape, p = a.patchSize
+        let stateDim = m.stateInput.shape[0]
+        patches = (img[0] / p) * (img[1] / p)
+        patchDim = p * p * img[2]
+        tokens = 1 + a.instructionTokens + patches + (a.pool == .readout ? 1 : 0)
+        let h = a.head.lstmHidden, mh = a.head.mlpHidden
+        var items: [Item] = [
+            .init(name: "patch_proj.weight", shape: [patchDim, d], owner: .shared),
+            .init(name: "patch_proj.bias", shape: [d], owner: .shared),
+            .init(name: "state_proj.weight", shape: [stateDim, d], owner: .shared),
+            .init(name: "state_proj.bias", shape: [d], owner: .shared),
+            .init(name: "word_embedding", shape: [m.vocabulary.words.count, d], owner: .shared),
+            .init(name: "pos_embedding", shape: [tokens, d], owner: .shared),
+        ]
+        if a.pool == .readout { items.append(.init(name: "readout_token", shape: [d], owner: .shared)) }
+        for b in 0..<a.blocks {
+            let pre = "blocks.\(b)."
+            for (n, s) in [("ln1.weight", [d]), ("ln1.bias", [d]), ("attn.qkv.weight", [d, 3 * d]), ("attn.qkv.bias", [3 * d]),
+                           ("attn.out.weight", [d, d]), ("attn.out.bias", [d]), ("ln2.weight", [d]), ("ln2.bias", [d]),
+                           ("mlp.fc1.weight", [d, a.mlpHidden]), ("mlp.fc1.bias", [a.mlpHidden]),
+                           ("mlp.fc2.weight", [a.mlpHidden, d]), ("mlp.fc2.bias", [d])] {
+                items.append(.init(name: pre + n, shape: s, owner: .block(b)))
+            }
+        }
+        for i in 0...(a.blocks / a.exitEvery) {
+            items.append(.init(name: "exit_norms.\(i).weight", shape: [d], owner: .exitNorm(i)))
+            items.append(.init(name: "exit_norms.\(i).bias", shape: [d], owner: .exitNorm(i)))
+        }
+        for l in 0..<a.head.lstmLayers {
+            items.append(.init(name: "head.lstm.\(l).weight_ih", shape: [l == 0 ? d : h, 4 * h], owner: .shared))
+            items.append(.init(name: "head.lstm.\(l).weight_hh", shape: [h, 4 * h], owner: .shared))
+            items.append(.init(name: "head.lstm.\(l).bias", shape: [4 * h], owner: .shared))
+        }
+        items += [
+            .init(name: "head.mlp.fc1.weight", shape: [h, mh], owner: .shared),
+            .init(name: "head.mlp.fc1.bias", shape: [mh], owner: .shared),
+            .init(name: "head.mlp.fc2.weight", shape: [mh, m.action.dim], owner: .shared),
+            .init(name: "head.mlp.fc2.bias", shape: [m.action.dim], owner: .shared),
+        ]
+        self.items = items
+    }
+
+    /// Whether a tensor is needed to run up to `exit` (1-based) with `exitEvery` blocks per exit.
+    static func needed(_ owner: Owner, upToExit exit: Int, exitEvery k: Int) -> Bool {
+        switch owner {
+        case .shared: return true
+        case .block(let b): return b < exit * k
+        case .exitNorm(let i): return i <= exit
+        }
+    }
+}

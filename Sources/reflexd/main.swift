@@ -1,0 +1,1 @@
+print("reflexd: not yet wired")

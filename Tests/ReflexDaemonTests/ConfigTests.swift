@@ -1,0 +1,480 @@
+import Foundation
+import Logging
+import Testing
+
+@testable import ReflexDaemon
+
+/// The config format of CONTRACT section 4: what loads, what defaults, and exactly where each
+/// kind of problem is reported.
+@Suite struct ConfigTests {
+    /// A config file path in a folder that exists nowhere: the loader only uses it for names
+    /// and for resolving relative paths.
+    static let path = "/srv/reflex/etc/reflexd.yaml"
+
+    /// Problems as `reflexd --check-config` prints them, one string per problem.
+    func problems(_ yaml: String, path: String = ConfigTests.path) -> [String] {
+        do {
+            _ = try ConfigLoader.load(yaml: yaml, path: path)
+            return []
+        } catch {
+            return error.problems.map(\.description)
+        }
+    }
+
+    func load(_ yaml: String, path: String = ConfigTests.path) throws -> DaemonConfig {
+        try ConfigLoader.load(yaml: yaml, path: path)
+    }
+
+    static var repositoryRoot: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    }
+
+    // MARK: The shipped file
+
+    @Test func shippedConfigLoadsWithTheContractValues() throws {
+        let file = Self.repositoryRoot.appendingPathComponent("etc/reflexd.yaml").path
+        let config = try ConfigLoader.load(path: file)
+        #expect(config.file == file)
+        #expect(config.model == Self.repositoryRoot.appendingPathComponent("models/default").standardizedFileURL.path)
+        #expect(config.endpoints == EndpointsConfig(
+            policy: "tcp://127.0.0.1:5555", actions: "tcp://127.0.0.1:5556", control: "tcp://127.0.0.1:5557"))
+        #expect(config.budget == BudgetConfig(average: .fraction(0.4), deadlineMs: 50, memoryMB: 256))
+        #expect(config.scheduler == SchedulerConfig(mode: .online, probeRate: 0.02, window: 512))
+        #expect(config.engine.threads == 1)
+        #expect(config.limits == LimitsConfig(
+            maxMessageBytes: 8_388_608, maxSessions: 64, sessionIdleS: 60, pendingPerRobot: 1))
+        #expect(config.logging.level == .info)
+        #expect(config.security.curve == CurveConfig(
+            enabled: false, serverSecretKey: "/etc/reflexd/keys/server.secret",
+            authorizedKeys: "/etc/reflexd/keys/clients"))
+    }
+
+    // MARK: Defaults and paths
+
+    @Test func absentKeysTakeTheDocumentedDefaults() throws {
+        let config = try load("model: bundle\n")
+        #expect(config.model == "/srv/reflex/etc/bundle")
+        #expect(config.endpoints == EndpointsConfig(
+            policy: "tcp://127.0.0.1:5555", actions: "tcp://127.0.0.1:5556", control: "tcp://127.0.0.1:5557"))
+        #expect(config.budget == BudgetConfig(average: .fraction(1.0), deadlineMs: nil, memoryMB: nil))
+        #expect(config.scheduler == SchedulerConfig(mode: .online, probeRate: 0.02, window: 512))
+        #expect(config.engine == EngineConfig(threads: 1))
+        #expect(config.limits == LimitsConfig(
+            maxMessageBytes: 8_388_608, maxSessions: 64, sessionIdleS: 60, pendingPerRobot: 1))
+        #expect(config.logging.level == .info)
+        #expect(config.security.curve == CurveConfig(enabled: false, serverSecretKey: nil, authorizedKeys: nil))
+    }
+
+    @Test func nullValuesAndEmptySectionsMeanTheDefault() throws {
+        let config = try load("""
+            model: m
+            budget:
+              deadline_ms: ~
+            scheduler:
+            engine: null
+            """)
+        #expect(config.budget.deadlineMs == nil)
+        #expect(config.scheduler == SchedulerConfig())
+        #expect(config.engine == EngineConfig())
+    }
+
+    @Test func everyKeyIsRead() throws {
+        let config = try load("""
+            model: /opt/models/big
+            endpoints:
+              policy: ipc:///run/reflexd/policy.sock
+              actions: tcp://0.0.0.0:6000
+              control: inproc://control
+            budget:
+              average_gflops: 0.3
+              deadline_ms: 12.5
+              memory_mb: 0.5
+            scheduler:
+              mode: fixed
+              probe_rate: 0
+              window: 1
+            engine:
+              threads: 2
+            limits:
+              max_message_bytes: 1024
+              max_sessions: 3
+              session_idle_s: 0.25
+              pending_per_robot: 4
+            logging:
+              level: trace
+            security:
+              curve:
+                enabled: true
+                server_secret_key: keys/server.secret
+                authorized_keys: /etc/reflexd/clients
+            """)
+        #expect(config.model == "/opt/models/big")
+        #expect(config.endpoints == EndpointsConfig(
+            policy: "ipc:///run/reflexd/policy.sock", actions: "tcp://0.0.0.0:6000", control: "inproc://control"))
+        #expect(config.budget == BudgetConfig(average: .gflops(0.3), deadlineMs: 12.5, memoryMB: 0.5))
+        #expect(config.scheduler == SchedulerConfig(mode: .fixed, probeRate: 0, window: 1))
+        #expect(config.engine.threads == 2)
+        #expect(config.limits == LimitsConfig(maxMessageBytes: 1024, maxSessions: 3, sessionIdleS: 0.25, pendingPerRobot: 4))
+        #expect(config.logging.level == .trace)
+        #expect(config.security.curve == CurveConfig(
+            enabled: true, serverSecretKey: "/srv/reflex/etc/keys/server.secret", authorizedKeys: "/etc/reflexd/clients"))
+    }
+
+    @Test func relativePathsResolveAgainstTheConfigFolderNotTheWorkingDirectory() throws {
+        let config = try load("""
+            model: ../models/default/
+            endpoints:
+              policy: ipc://run/policy.sock
+              actions: ipc://@reflexd-actions
+            security:
+              curve:
+                server_secret_key: ./keys/../keys/server.secret
+                authorized_keys: clients
+            """)
+        #expect(config.model == "/srv/reflex/models/default")
+        #expect(config.endpoints.policy == "ipc:///srv/reflex/etc/run/policy.sock")
+        #expect(config.endpoints.actions == "ipc://@reflexd-actions")  // abstract namespace: not a path
+        #expect(config.security.curve.serverSecretKey == "/srv/reflex/etc/keys/server.secret")
+        #expect(config.security.curve.authorizedKeys == "/srv/reflex/etc/clients")
+    }
+
+    @Test func aRelativeConfigPathIsTakenFromTheWorkingDirectory() throws {
+        let config = try load("model: m\n", path: "etc/reflexd.yaml")
+        let expected = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
+            .appendingPathComponent("etc/m").standardizedFileURL.path
+        #expect(config.model == expected)
+    }
+
+    // MARK: Unknown keys
+
+    @Test func unknownKeysAreReportedAtTheKeyWithASuggestion() {
+        #expect(problems("""
+            modle: m
+            budget:
+              deadline: 50
+              average_fractoin: 0.5
+            frobnicate: 1
+            """) == [
+            "/srv/reflex/etc/reflexd.yaml:1:1: modle: unknown key (did you mean 'model'?)",
+            "/srv/reflex/etc/reflexd.yaml:1:1: model: missing; set it to the model bundle directory (e.g. model: ../models/default)",
+            "/srv/reflex/etc/reflexd.yaml:3:3: budget.deadline: unknown key (did you mean 'deadline_ms'?)",
+            "/srv/reflex/etc/reflexd.yaml:4:3: budget.average_fractoin: unknown key (did you mean 'average_fraction'?)",
+            "/srv/reflex/etc/reflexd.yaml:5:1: frobnicate: unknown key",
+        ])
+    }
+
+    @Test func aKeyInTheWrongSectionIsPointedToItsSection() {
+        #expect(problems("""
+            model: m
+            deadline_ms: 50
+            budget:
+              window: 64
+            """) == [
+            "/srv/reflex/etc/reflexd.yaml:2:1: deadline_ms: unknown key (did you mean 'budget.deadline_ms'?)",
+            "/srv/reflex/etc/reflexd.yaml:4:3: budget.window: unknown key (did you mean 'scheduler.window'?)",
+        ])
+    }
+
+    // MARK: Types
+
+    @Test func wrongTypesAreReportedAtTheValue() {
+        #expect(problems("""
+            model: 42
+            budget: 0.4
+            scheduler:
+              window: "512"
+              mode: 3
+            engine:
+              threads: 1.5
+            logging:
+              level: [info]
+            security:
+              curve:
+                enabled: "true"
+            """) == [
+            "/srv/reflex/etc/reflexd.yaml:1:8: model: must be a string, got 42",
+            "/srv/reflex/etc/reflexd.yaml:2:9: budget: must be a mapping of keys, got 0.4",
+            "/srv/reflex/etc/reflexd.yaml:4:11: scheduler.window: must be an integer from 1 to 1048576, got \"512\"",
+            "/srv/reflex/etc/reflexd.yaml:5:9: scheduler.mode: must be one of online, fixed, got 3",
+            "/srv/reflex/etc/reflexd.yaml:7:12: engine.threads: must be an integer from 1 to 256, got 1.5",
+            "/srv/reflex/etc/reflexd.yaml:9:10: logging.level: must be one of trace, debug, info, notice, warning, error, critical, got a list",
+            "/srv/reflex/etc/reflexd.yaml:12:14: security.curve.enabled: must be true or false, got \"true\"",
+        ])
+    }
+
+    @Test func aDocumentThatIsNotAMappingIsReported() {
+        #expect(problems("- model: m\n") == [
+            "/srv/reflex/etc/reflexd.yaml:1:1: the config: must be a mapping of keys, got a list",
+            "/srv/reflex/etc/reflexd.yaml:1:1: model: missing; set it to the model bundle directory (e.g. model: ../models/default)",
+        ])
+    }
+
+    @Test func anEmptyFileAndAMissingModelAreReported() {
+        #expect(problems("# nothing\n") == [
+            "/srv/reflex/etc/reflexd.yaml:1:1: the config is empty; it needs at least 'model: DIR' (the model bundle)",
+        ])
+        #expect(problems("# header\n\nengine:\n  threads: 1\n") == [
+            "/srv/reflex/etc/reflexd.yaml:3:1: model: missing; set it to the model bundle directory (e.g. model: ../models/default)",
+        ])
+    }
+
+    // MARK: Ranges
+
+    @Test func outOfRangeValuesAreReportedAtTheValue() {
+        #expect(problems("""
+            model: m
+            budget:
+              average_fraction: 1.5
+              deadline_ms: 0
+              memory_mb: -256
+            scheduler:
+              probe_rate: 1
+              window: 0
+            engine:
+              threads: 0
+            limits:
+              max_message_bytes: 2147483648
+              max_sessions: 0
+              session_idle_s: -1
+              pending_per_robot: 0
+            """) == [
+            "/srv/reflex/etc/reflexd.yaml:3:21: budget.average_fraction: must be in (0, 1], got 1.5",
+            "/srv/reflex/etc/reflexd.yaml:4:16: budget.deadline_ms: must be > 0, got 0",
+            "/srv/reflex/etc/reflexd.yaml:5:14: budget.memory_mb: must be > 0, got -256",
+            "/srv/reflex/etc/reflexd.yaml:7:15: scheduler.probe_rate: must be in [0, 1), got 1",
+            "/srv/reflex/etc/reflexd.yaml:8:11: scheduler.window: must be an integer from 1 to 1048576, got 0",
+            "/srv/reflex/etc/reflexd.yaml:10:12: engine.threads: must be an integer from 1 to 256, got 0",
+            "/srv/reflex/etc/reflexd.yaml:12:22: limits.max_message_bytes: must be an integer from 1 to 1073741824, got 2147483648",
+            "/srv/reflex/etc/reflexd.yaml:13:17: limits.max_sessions: must be an integer from 1 to 1000000, got 0",
+            "/srv/reflex/etc/reflexd.yaml:14:19: limits.session_idle_s: must be > 0, got -1",
+            "/srv/reflex/etc/reflexd.yaml:15:22: limits.pending_per_robot: must be an integer from 1 to 1024, got 0",
+        ])
+    }
+
+    @Test func nonFiniteNumbersAreRefused() {
+        #expect(problems("model: m\nbudget:\n  average_gflops: .inf\n  deadline_ms: .nan\n") == [
+            "/srv/reflex/etc/reflexd.yaml:3:19: budget.average_gflops: must be a finite number, got .inf",
+            "/srv/reflex/etc/reflexd.yaml:4:16: budget.deadline_ms: must be a finite number, got .nan",
+        ])
+    }
+
+    @Test func bothAverageTargetsAreAnErrorAtTheSecondOne() {
+        #expect(problems("""
+            model: m
+            budget:
+              average_gflops: 0.3
+              average_fraction: 0.4
+            """) == [
+            "/srv/reflex/etc/reflexd.yaml:4:3: budget: set average_fraction or average_gflops, not both",
+        ])
+    }
+
+    // MARK: Endpoints and security
+
+    @Test func malformedEndpointsAreReportedAtTheValue() {
+        #expect(problems("""
+            model: m
+            endpoints:
+              policy: http://127.0.0.1:5555
+              actions: tcp://127.0.0.1
+              control: tcp://127.0.0.1:70000
+            """) == [
+            "/srv/reflex/etc/reflexd.yaml:3:11: endpoints.policy: must be a tcp://HOST:PORT, ipc://PATH or inproc://NAME endpoint, got \"http://127.0.0.1:5555\"",
+            "/srv/reflex/etc/reflexd.yaml:4:12: endpoints.actions: tcp endpoint needs HOST:PORT, as in tcp://127.0.0.1:5555",
+            "/srv/reflex/etc/reflexd.yaml:5:12: endpoints.control: tcp port must be 1-65535 or *, got \"70000\"",
+        ])
+        #expect(problems("model: m\nendpoints:\n  policy: ipc://\n  actions: tcp://127.0.0.1:5555\n  control: tcp://127.0.0.1:5555\n") == [
+            "/srv/reflex/etc/reflexd.yaml:3:11: endpoints.policy: ipc endpoint needs a path, as in ipc:///run/reflexd/policy.sock",
+            "/srv/reflex/etc/reflexd.yaml:5:12: endpoints.control: same endpoint as endpoints.actions; each socket needs its own",
+        ])
+    }
+
+    @Test func aControlEndpointOnTheNetworkWithoutCurveIsAnError() {
+        for host in ["0.0.0.0", "*", "192.168.1.10", "robot.local", "[::]"] {
+            #expect(problems("model: m\nendpoints:\n  control: tcp://\(host):5557\n") == [
+                "/srv/reflex/etc/reflexd.yaml:3:12: endpoints.control: tcp://\(host):5557 is reachable from other machines; bind it to 127.0.0.1 or ipc://, or enable security.curve",
+            ])
+        }
+        for local in ["tcp://127.0.0.2:5557", "tcp://localhost:5557", "tcp://[::1]:5557", "ipc:///run/c.sock", "inproc://c"] {
+            #expect(problems("model: m\nendpoints:\n  control: \(local)\n") == [])
+        }
+        // The policy and actions sockets may face the network without CURVE.
+        #expect(problems("model: m\nendpoints:\n  policy: tcp://*:5555\n  actions: tcp://0.0.0.0:5556\n") == [])
+    }
+
+    @Test func aControlEndpointOnTheNetworkWithCurveIsAccepted() throws {
+        let config = try load("""
+            model: m
+            endpoints:
+              control: tcp://0.0.0.0:5557
+            security:
+              curve:
+                enabled: true
+                server_secret_key: /k/server.secret
+                authorized_keys: /k/clients
+            """)
+        #expect(config.endpoints.control == "tcp://0.0.0.0:5557")
+    }
+
+    @Test func curveEnabledWithoutKeyPathsIsAnErrorAtEnabled() {
+        #expect(problems("""
+            model: m
+            security:
+              curve:
+                enabled: yes
+            """) == [
+            "/srv/reflex/etc/reflexd.yaml:4:14: security.curve.server_secret_key: required when security.curve.enabled is true",
+            "/srv/reflex/etc/reflexd.yaml:4:14: security.curve.authorized_keys: required when security.curve.enabled is true",
+        ])
+    }
+
+    // MARK: Syntax
+
+    @Test func yamlSyntaxErrorsCarryTheirLineAndColumn() {
+        #expect(problems("model: m\nbudget:\n  deadline_ms: [1, 2\n") == [
+            "/srv/reflex/etc/reflexd.yaml:4:1: YAML syntax error: did not find expected ',' or ']' (while parsing a flow sequence at line 3, column 16)",
+        ])
+        #expect(problems("model: m\n  engine: 1\n") == [
+            "/srv/reflex/etc/reflexd.yaml:2:9: YAML syntax error: mapping values are not allowed in this context",
+        ])
+    }
+
+    @Test func duplicateKeysAreReportedAtTheFirstOne() {
+        #expect(problems("model: m\nlogging:\n  level: info\n  level: debug\n") == [
+            "/srv/reflex/etc/reflexd.yaml:3:3: duplicate key 'level' in the same mapping",
+        ])
+    }
+
+    // MARK: Several problems
+
+    @Test func everyProblemIsReportedInFileOrder() {
+        let found = problems("""
+            model: m
+            endpoints:
+              control: tcp://0.0.0.0:5557
+            budget:
+              average_fraction: 0
+              deadline_ms: fast
+            scheduler:
+              mode: adaptive
+            logging:
+              levle: info
+            """)
+        #expect(found == [
+            "/srv/reflex/etc/reflexd.yaml:3:12: endpoints.control: tcp://0.0.0.0:5557 is reachable from other machines; bind it to 127.0.0.1 or ipc://, or enable security.curve",
+            "/srv/reflex/etc/reflexd.yaml:5:21: budget.average_fraction: must be in (0, 1], got 0",
+            "/srv/reflex/etc/reflexd.yaml:6:16: budget.deadline_ms: must be a number, got \"fast\"",
+            "/srv/reflex/etc/reflexd.yaml:8:9: scheduler.mode: must be one of online, fixed, got \"adaptive\"",
+            "/srv/reflex/etc/reflexd.yaml:10:3: logging.levle: unknown key (did you mean 'level'?)",
+        ])
+    }
+
+    // MARK: Files
+
+    @Test func unreadableAndNonUTF8FilesAreReported() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("reflex-config-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+
+        let missing = folder.appendingPathComponent("missing.yaml").path
+        #expect(throws: ConfigError.self) { try ConfigLoader.load(path: missing) }
+        do {
+            _ = try ConfigLoader.load(path: missing)
+        } catch {
+            #expect(error.problems.count == 1)
+            #expect(error.problems[0].description.hasPrefix("\(missing):1:1: cannot read the config file"))
+        }
+
+        let latin1 = folder.appendingPathComponent("latin1.yaml")
+        try Data(Array("model: m\nlogging:\n  level: caf".utf8) + [0xE9, 0x0A]).write(to: latin1)
+        do {
+            _ = try ConfigLoader.load(path: latin1.path)
+            Issue.record("a Latin-1 file must not load")
+        } catch {
+            #expect(error.description == "\(latin1.path):3:13: the config file is not valid UTF-8")
+        }
+    }
+
+    @Test func checkFilesRequiresTheModelAndKeyFilesToExist() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("reflex-config-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(
+            at: folder.appendingPathComponent("models/default"), withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let file = folder.appendingPathComponent("reflexd.yaml").path
+
+        let good = "model: models/default\n"
+        #expect(throws: Never.self) { try ConfigLoader.load(yaml: good, path: file, checkFiles: true) }
+
+        let bad = """
+            model: models/other
+            security:
+              curve:
+                enabled: true
+                server_secret_key: keys/server.secret
+                authorized_keys: keys/clients
+            """
+        do {
+            _ = try ConfigLoader.load(yaml: bad, path: file, checkFiles: true)
+            Issue.record("missing files must be reported")
+        } catch {
+            let root = folder.standardizedFileURL.path
+            #expect(error.problems.map(\.description) == [
+                "\(file):1:8: model: no model bundle directory at \(root)/models/other",
+                "\(file):5:24: security.curve.server_secret_key: no such file: \(root)/keys/server.secret",
+                "\(file):6:22: security.curve.authorized_keys: no such directory: \(root)/keys/clients",
+            ])
+        }
+    }
+
+    // MARK: Live budget updates
+
+    @Test func budgetUpdatesApplyOnlyTheGivenKeys() throws {
+        let start = BudgetConfig(average: .fraction(0.4), deadlineMs: 50, memoryMB: 256)
+        let request = try JSONValue.parse(#"{"cmd":"budget","average_gflops":0.3,"deadline_ms":null}"#)
+        guard case .object(let fields) = request else { Issue.record("not an object"); return }
+        let updated = try start.updated(with: fields)
+        #expect(updated == BudgetConfig(average: .gflops(0.3), deadlineMs: nil, memoryMB: 256))
+        #expect(try start.updated(with: [:]) == start)
+        #expect(try start.updated(with: ["average_fraction": .number(JSONNumber(1))]).average == .fraction(1))
+    }
+
+    @Test func invalidBudgetUpdatesReportEveryProblemByKeyPath() {
+        let start = BudgetConfig()
+        let fields: [String: JSONValue] = [
+            "cmd": .string("budget"),
+            "deadline_ms": .number(JSONNumber(0)),
+            "memory_mb": .string("lots"),
+            "average_fraction": .null,
+            "deadlin_ms": .number(JSONNumber(5)),
+        ]
+        do {
+            _ = try start.updated(with: fields)
+            Issue.record("must fail")
+        } catch {
+            #expect(error.problems.map(\.description) == [
+                "budget.deadlin_ms: unknown key (did you mean 'deadline_ms'?)",
+                "budget.average_fraction: must be a number, got null",
+                "budget.deadline_ms: must be > 0, got 0",
+                "budget.memory_mb: must be a number, got a string",
+            ])
+        }
+        do {
+            _ = try start.updated(with: ["average_fraction": .number(JSONNumber(0.5)!), "average_gflops": .number(JSONNumber(1))])
+            Issue.record("must fail")
+        } catch {
+            #expect(error.description == "budget: set average_fraction or average_gflops, not both")
+        }
+        do {
+            _ = try start.updated(with: ["average_fraction": .bool(true)])
+            Issue.record("must fail")
+        } catch {
+            #expect(error.description == "budget.average_fraction: must be a number, got true")
+        }
+    }
+
+    @Test func budgetRendersAsTheControlSocketReportsIt() {
+        let budget = BudgetConfig(average: .fraction(0.4), deadlineMs: 50, memoryMB: nil)
+        #expect(String(decoding: budget.jsonValue.jsonBytes, as: UTF8.self)
+            == #"{"average_fraction":0.4,"deadline_ms":50,"memory_mb":null}"#)
+    }
+}

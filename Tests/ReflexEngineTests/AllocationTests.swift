@@ -1,0 +1,27 @@
+import Foundation
+import Testing
+import CAllocationCounter
+@testable import ReflexEngine
+
+@Suite struct AllocationTests {
+    @Test func aStepAllocatesNothingAfterWarmUp() throws {
+        guard reflex_thread_allocations() >= 0 else { Issue.record("allocation counter needs glibc"); return }
+        let p = MultiExitPolicy(bundle: try ModelBundle(directory: FixturePaths.bundle("tiny")))
+        let ws = p.makeWorkspace()
+        var state = p.makeState(), out = p.makeOutput()
+        let img = (0..<(32 * 32 * 3)).map { UInt8(($0 * 13) % 256) }
+        let st: [Float] = [0.3, 0.1, -0.4, 0.2]
+        let words = p.tokenizer.tokenize("open the drawer").ids
+        var rules = (1...p.cost.exits).map { FixedExitRule(exit: $0) }
+        try img.withUnsafeBytes { i in
+            try st.withUnsafeBytes { s in
+                let obs = Observation(image: i, state: s, words: words)
+                for k in 0..<3 { try p.step(obs, state: &state, rule: &rules[k % rules.count], workspace: ws, output: &out) }
+                let before = reflex_thread_allocations()
+                for k in 0..<30 { try p.step(obs, state: &state, rule: &rules[k % rules.count], workspace: ws, output: &out) }
+                let after = reflex_thread_allocations()
+                #expect(after - before == 0, "\(after - before) heap allocations in 30 steps")
+            }
+        }
+    }
+}

@@ -1,0 +1,89 @@
+import Foundation
+import Testing
+@testable import ReflexEngine
+
+@Suite struct CostAndLoadingTests {
+    @Test func costModelMatchesTheDocumentedFormulaForTiny() throws {
+        let b = try ModelBundle(directory: FixturePaths.bundle("tiny"))
+        let m = b.manifest, a = m.architecture
+        // tiny: 32×32×3 image, patch 8 → 16 patches of 192 values; T = 1 + L + 16.
+        let d = a.width, t = 1 + a.instructionTokens + 16, mlp = a.mlpHidden
+        let h = a.head.lstmHidden, mh = a.head.mlpHidden
+        let embed = 2 * 16 * 192 * d + 2 * 4 * d
+        let block = 2 * t * d * 3 * d + 4 * t * t * d + 2 * t * d * d + 4 * t * d * mlp
+        var head = 2 * h * mh + 2 * mh * m.action.dim
+        for l in 0..<a.head.lstmLayers { head += 2 * ((l == 0 ? d : h) + h) * 4 * h }
+        let exits = a.blocks / a.exitEvery
+        #expect(b.cost.exitFLOPs == (1...exits).map { embed + $0 * a.exitEvery * block + ($0 + 1) * head })
+        #expect(b.cost.exitFLOPs.count == exits)
+    }
+
+    @Test(arguments: ["tiny", "tiny-readout"])
+    func partialLoadingHoldsExactlyTheComputedBytes(fixture: String) throws {
+        let full = try ModelBundle(directory: FixturePaths.bundle(fixture))
+        #expect(full.residentBytes == full.cost.residentBytes.last)
+        for n in 1...full.cost.exits {
+            let part = try ModelBundle(directory: FixturePaths.bundle(fixture), upToExit: n)
+            #expect(part.loadedExits == n)
+            #expect(part.residentBytes == full.cost.residentBytes[n - 1])
+            #expect(part.sha256 == full.sha256)
+        }
+        #expect(full.cost.residentBytes == full.cost.residentBytes.sorted())
+        #expect(full.cost.residentBytes[0] < full.cost.residentBytes.last!)
+    }
+
+    @Test func aPartiallyLoadedModelStopsAtItsLastExitWithTheFullModelsAction() throws {
+        let dir = FixturePaths.bundle("tiny")
+        let full = MultiExitPolicy(bundle: try ModelBundle(directory: dir))
+        let part = MultiExitPolicy(bundle: try ModelBundle(directory: dir, upToExit: 2))
+        let img = (0..<(32 * 32 * 3)).map { UInt8(($0 * 7) % 256) }
+        let st: [Float] = [0.1, -0.2, 0.3, 0.05]
+        let words = full.tokenizer.tokenize("open the drawer").ids
+        func run(_ p: MultiExitPolicy, exit: Int) throws -> StepOutput {
+            var state = p.makeState(), out = p.makeOutput(), rule = FixedExitRule(exit: exit)
+            try img.withUnsafeBytes { i in try st.withUnsafeBytes { s in
+                try p.step(Observation(image: i, state: s, words: words), state: &state, rule: &rule,
+                           workspace: p.makeWorkspace(), output: &out)
+            } }
+            return out
+        }
+        let a = try run(full, exit: 2), b = try run(part, exit: 99)
+        #expect(b.exit == 2 && !b.stoppedByRule)
+        #expect(a.action == b.action)
+        #expect(a.flops == b.flops)
+    }
+
+    @Test func wrongInputSizesAreTypedErrors() throws {
+        let p = MultiExitPolicy(bundle: try ModelBundle(directory: FixturePaths.bundle("tiny")))
+        var state = p.makeState(), out = p.makeOutput(), rule = FixedExitRule(exit: 1)
+        let img = [UInt8](repeating: 0, count: 10), st = [Float](repeating: 0, count: 4)
+        #expect(throws: EngineError.self) {
+            try img.withUnsafeBytes { i in try st.withUnsafeBytes { s in
+                try p.step(Observation(image: i, state: s, words: p.tokenizer.tokenize("x").ids), state: &state,
+                           rule: &rule, workspace: p.makeWorkspace(), output: &out)
+            } }
+        }
+    }
+
+    @Test func tokenizerLowercasesSplitsPadsTruncatesAndReportsUnknownWords() throws {
+        let vocab = BundleManifest.Vocabulary(words: ["<pad>", "<unk>", "open", "the", "drawer"], pad: "<pad>", unknown: "<unk>")
+        let tok = InstructionTokenizer(vocabulary: vocab, slots: 4)
+        #expect(tok.tokenize("Open the DRAWER!").ids == [2, 3, 4, 0])
+        #expect(tok.tokenize("open-the  drawer, now now").ids == [2, 3, 4, 1])
+        #expect(tok.tokenize("open-the  drawer, now now").unknownWords == ["now"])
+        #expect(tok.tokenize("").ids == [0, 0, 0, 0])
+        #expect(tok.tokenize("open the drawer open the").ids == [2, 3, 4, 2])
+    }
+
+    @Test func sha256MatchesAKnownDigest() throws {
+        var h = SHA256()
+        Data("abc".utf8).withUnsafeBytes { h.update($0) }
+        #expect(h.finalize().map { String(format: "%02x", $0) }.joined()
+                == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        var h2 = SHA256()
+        let million = Data(repeating: UInt8(ascii: "a"), count: 1_000_000)
+        million.withUnsafeBytes { h2.update(UnsafeRawBufferPointer(rebasing: $0[0..<333])); h2.update(UnsafeRawBufferPointer(rebasing: $0[333...])) }
+        #expect(h2.finalize().map { String(format: "%02x", $0) }.joined()
+                == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+    }
+}

@@ -1,0 +1,78 @@
+import Foundation
+import Testing
+@testable import ReflexEngine
+
+/// The Swift engine against the PyTorch reference's recorded episode (docs/MODEL_FORMAT.md).
+@Suite struct ParityTests {
+    struct EpisodeStep: Decodable {
+        let instruction: String
+        let thresholds: [Double]
+        let exit: Int
+        let unknown_words: [String]
+    }
+
+    /// Records what the engine shows the stop rule, while applying the fixture's thresholds.
+    struct RecordingRule: StopRule {
+        var thresholds: [Float]
+        var features: [[Float]] = []
+        var actions: [[Float]] = []
+        mutating func shouldStop(at p: ExitPoint) -> Bool {
+            if p.exit == 1 { features.append(Array(p.previousFeature)); actions.append(Array(p.previousAction)) }
+            features.append(Array(p.feature)); actions.append(Array(p.action))
+            return p.distance <= thresholds[p.exit - 1]
+        }
+    }
+
+    static func assertClose(_ got: [Float], _ want: [Float], _ what: String, rtol: Float = 1e-4, atol: Float = 1e-5) {
+        #expect(got.count == want.count, "\(what): \(got.count) values, expected \(want.count)")
+        let scale = max(want.map { abs($0) }.max() ?? 0, 1e-3)
+        for (i, (g, w)) in zip(got, want).enumerated() where abs(g - w) > atol + rtol * scale {
+            Issue.record("\(what)[\(i)]: \(g) vs reference \(w)")
+            return
+        }
+    }
+
+    @Test(arguments: ["tiny", "tiny-readout"])
+    func engineMatchesPyTorchReferenceOverAnEpisode(fixture: String) throws {
+        let dir = FixturePaths.bundle(fixture)
+        let policy = MultiExitPolicy(bundle: try ModelBundle(directory: dir))
+        let steps = try JSONDecoder().decode([EpisodeStep].self,
+                                             from: Data(contentsOf: URL(fileURLWithPath: dir + "/episode.json")))
+        let ref = try SafetensorsFile(path: dir + "/episode.safetensors")
+        func tensor(_ name: String) throws -> [Float] {
+            try ref.read(name, shape: ref.entries[name]?.shape ?? []).toArray()
+        }
+        let ws = policy.makeWorkspace()
+        var state = policy.makeState()
+        var out = policy.makeOutput()
+        var exitsSeen = Set<Int>()
+        let d = policy.manifest.architecture.width, a = policy.manifest.action.dim
+        for (t, s) in steps.enumerated() {
+            let image = try tensor("step\(t).image").map { UInt8($0) }
+            let st = try tensor("step\(t).state")
+            let tok = policy.tokenizer.tokenize(s.instruction)
+            #expect(tok.ids.map { Float($0) } == (try tensor("step\(t).word_ids")), "step \(t) word ids")
+            #expect(tok.unknownWords == s.unknown_words, "step \(t) unknown words")
+            var rule = RecordingRule(thresholds: s.thresholds.map { Float($0) })
+            try image.withUnsafeBytes { img in
+                try st.withUnsafeBytes { stb in
+                    try policy.step(Observation(image: img, state: stb, words: tok.ids), state: &state,
+                                    rule: &rule, workspace: ws, output: &out)
+                }
+            }
+            #expect(out.exit == s.exit, "step \(t): exit \(out.exit), reference \(s.exit)")
+            exitsSeen.insert(out.exit)
+            let feats = try tensor("step\(t).features"), acts = try tensor("step\(t).actions")
+            for i in 0...out.exit {
+                Self.assertClose(rule.features[i], Array(feats[(i * d)..<((i + 1) * d)]), "step \(t) feature \(i)")
+                Self.assertClose(rule.actions[i], Array(acts[(i * a)..<((i + 1) * a)]), "step \(t) action \(i)")
+            }
+            Self.assertClose(out.distances, try tensor("step\(t).distances"), "step \(t) distances")
+            Self.assertClose(out.action, try tensor("step\(t).action"), "step \(t) action")
+            Self.assertClose(state.h, try tensor("step\(t).h"), "step \(t) h")
+            Self.assertClose(state.c, try tensor("step\(t).c"), "step \(t) c")
+            #expect(out.flops == policy.cost.exitFLOPs[out.exit - 1])
+        }
+        #expect(exitsSeen.count >= 3, "the episode should exercise several exits, saw \(exitsSeen.sorted())")
+    }
+}

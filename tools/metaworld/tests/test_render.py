@@ -1,0 +1,75 @@
+import numpy as np
+import pytest
+
+pytest.importorskip("metaworld")
+pytest.importorskip("mujoco")
+
+from tools.metaworld import render as R  # noqa: E402
+from tools.metaworld import tasks as T  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def scene():
+    env = T.make_env("assembly-v3")
+    T.set_layout(env, T.layouts("assembly-v3", T.TRAIN_SEED)[0])
+    obs, _ = env.reset()
+    cam = R.Camera(env)
+    yield env, cam, obs
+    cam.close()
+    env.close()
+
+
+def test_frame_shape_dtype_not_constant(scene):
+    env, cam, _ = scene
+    img = cam.render()
+    assert img.shape == (96, 96, 3)
+    assert img.dtype == np.uint8
+    assert img.flags["C_CONTIGUOUS"]
+    assert img.std() > 10, "a constant frame: nothing rendered"
+    assert len(np.unique(img.reshape(-1, 3), axis=0)) > 50
+
+
+def test_frame_is_flipped_upright(scene):
+    env, cam, _ = scene
+    r = cam._renderer
+    img = cam.render()
+    raw = r.render()  # the scene as last updated, unflipped
+    np.testing.assert_array_equal(img, np.flipud(raw))
+    # Upright: the top rows are the plain backdrop (one colour covers most of them, ~90%), which
+    # does not appear in the bottom rows (table, floor). Unflipped, the top rows are the floor.
+    def frac(rows, col):
+        return (np.abs(rows.astype(int) - col).max(-1) <= 6).mean()
+
+    vals, counts = np.unique(img[:12].reshape(-1, 3), axis=0, return_counts=True)
+    backdrop = vals[counts.argmax()].astype(int)
+    assert frac(img[:12], backdrop) > 0.6
+    assert frac(img[-12:], backdrop) < 0.05
+
+
+def test_frame_follows_the_robot(scene):
+    env, cam, obs = scene
+    a = cam.render()
+    for _ in range(15):
+        obs, *_ = env.step(np.array([1.0, 0.0, 0.0, 0.0], np.float32))
+    b = cam.render()
+    assert np.abs(a.astype(int) - b.astype(int)).sum() > 0
+
+
+def test_other_size_and_settings():
+    env = T.make_env("drawer-open-v3")
+    T.set_layout(env, T.layouts("drawer-open-v3", T.TRAIN_SEED)[0])
+    env.reset()
+    with R.Camera(env, image_size=64) as cam:
+        assert cam.render().shape == (64, 64, 3)
+        s = cam.settings()
+    env.close()
+    assert s["camera"] == "corner" and s["image_size"] == 64 and s["flip"] == "vertical"
+    assert s["offsamples"] == 0 and s["shadow"] is False and s["reflection"] is False
+
+
+def test_observation_spec_describes_contract_section_10():
+    o = R.observation_spec()
+    assert o["simulator"] == "metaworld" and o["simulator_version"]
+    assert o["tasks"] == T.task_list()
+    assert o["camera"] == "corner" and o["image_size"] == 96 and o["flip"] == "vertical"
+    assert o["state_slice"] == [0, 4]

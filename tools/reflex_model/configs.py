@@ -1,0 +1,31 @@
+"""Architectures in one place: the default model (trained on Meta-World, shipped in
+models/default) and the benchmark configurations. The training pipeline imports these."""
+
+# The default model's architecture (manifest `architecture`).
+DEFAULT_ARCHITECTURE = {
+    "width": 128, "heads": 4, "mlp_hidden": 512,
+    "blocks": 12, "exit_every": 2,
+    "patch_size": 16, "instruction_tokens": 8,
+    "pool": "max", "norm_eps": 1e-5,
+    "head": {"lstm_hidden": 128, "lstm_layers": 1, "mlp_hidden": 128},
+}
+DEFAULT_IMAGE_SHAPE = (96, 96, 3)    # 6 × 6 = 36 patches
+DEFAULT_STATE_DIM = 4
+DEFAULT_ACTION_DIM = 4               # Meta-World: xyz + gripper
+DEFAULT_CRITERION_DIMS = (0, 1, 2)   # xyz, not the gripper
+
+# A deep, wide model for benchmarks: 64 patches + 8 words + state + readout = 74 tokens.
+LARGE_ARCHITECTURE = {
+    "width": 512, "heads": 8, "mlp_hidden": 2048,
+    "blocks": 24, "exit_every": 4,
+    "patch_size": 16, "instruction_tokens": 8,
+    "pool": "readout", "norm_eps": 1e-5,
+    "head": {"lstm_hidden": 512, "lstm_layers": 1, "mlp_hidden": 256},
+}
+LARGE_IMAGE_SHAPE = (128, 128, 3)
+
+# name -> (architecture, image shape, state dim, action dim)
+BENCH_CONFIGS = {
+    "default": (DEFAULT_ARCHITECTURE, DEFAULT_IMAGE_SHAPE, DEFAULT_STATE_DIM, DEFAULT_ACTION_DIM),
+    "large": (LARGE_ARCHITECTURE, LARGE_IMAGE_SHAPE, DEFAULT_STATE_DIM, DEFAULT_ACTION_DIM),
+}
