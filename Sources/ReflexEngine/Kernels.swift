@@ -3,8 +3,6 @@ import COpenBLAS
 /// The small kernels of the network. GEMMs go to BLAS; the elementwise work is written here
 /// with SIMD so that it costs little next to the GEMMs (libm's tanh/exp per element would not).
 enum Kernels {
-    typealias V = SIMD8<Float>
-
     /// y[rows, out] = x[rows, in] @ w[in, out] + b (bias pre-filled, then one sgemm with beta = 1).
     @inline(__always)
     static func linear(_ x: UnsafePointer<Float>, rows: Int, inDim: Int, ldx: Int? = nil,
@@ -22,30 +20,29 @@ enum Kernels {
         let g = gamma.data, bt = beta.data
         for r in 0..<rows {
             let xr = x + r * d, yr = y + r * d
-            var sum: Float = 0
-            for i in 0..<d { sum += xr[i] }
-            let mean = sum / Float(d)
-            var sq: Float = 0
-            for i in 0..<d { let c = xr[i] - mean; sq += c * c }
+            let mean = sum(xr, d) { $0 } / Float(d)
+            let sq = sum(xr, d) { ($0 - mean) * ($0 - mean) }
             let inv = 1 / (sq / Float(d) + eps).squareRoot()
             for i in 0..<d { yr[i] = (xr[i] - mean) * inv * g[i] + bt[i] }
         }
     }
 
-    /// GELU, tanh approximation, in place.
-    static func gelu(_ x: UnsafeMutablePointer<Float>, count: Int) {
-        let c0 = V(repeating: 0.7978845608028654), c1 = V(repeating: 0.044715), half = V(repeating: 0.5), one = V(repeating: 1)
+    /// Σ f(x[i]) with four independent accumulators (a plain float sum would not vectorise).
+    @inline(__always)
+    static func sum(_ x: UnsafePointer<Float>, _ n: Int, _ f: (Float) -> Float) -> Float {
+        var s0: Float = 0, s1: Float = 0, s2: Float = 0, s3: Float = 0
         var i = 0
-        while i + 8 <= count {
-            let v = UnsafeRawPointer(x + i).loadUnaligned(as: V.self)
-            let t = tanh(c0 * (v + c1 * v * v * v))
-            UnsafeMutableRawPointer(x + i).storeBytes(of: half * v * (one + t), as: V.self)
-            i += 8
-        }
-        while i < count {
+        while i + 4 <= n { s0 += f(x[i]); s1 += f(x[i + 1]); s2 += f(x[i + 2]); s3 += f(x[i + 3]); i += 4 }
+        while i < n { s0 += f(x[i]); i += 1 }
+        return (s0 + s1) + (s2 + s3)
+    }
+
+    /// GELU, tanh approximation, in place. Written as a plain scalar loop of selects and
+    /// arithmetic so that LLVM vectorises it (generic SIMD conversions would not be).
+    static func gelu(_ x: UnsafeMutablePointer<Float>, count: Int) {
+        for i in 0..<count {
             let v = x[i]
-            x[i] = 0.5 * v * (1 + tanh(V(repeating: 0.7978845608028654 * (v + 0.044715 * v * v * v)))[0])
-            i += 1
+            x[i] = 0.5 * v * (1 + tanh(0.7978845608028654 * (v + 0.044715 * v * v * v)))
         }
     }
 
@@ -53,64 +50,58 @@ enum Kernels {
     static func softmaxRows(_ x: UnsafeMutablePointer<Float>, rows: Int, cols: Int, ld: Int) {
         for r in 0..<rows {
             let row = x + r * ld
-            var m = -Float.infinity
-            for j in 0..<cols { m = max(m, row[j]) }
-            var sum: Float = 0
+            var m = row[0]
+            for j in 1..<cols { m = row[j] > m ? row[j] : m }
+            for j in 0..<cols { row[j] = exp(row[j] - m) }
+            var s0: Float = 0, s1: Float = 0, s2: Float = 0, s3: Float = 0
             var j = 0
-            let mv = V(repeating: m)
-            var acc = V(repeating: 0)
-            while j + 8 <= cols {
-                let e = exp(UnsafeRawPointer(row + j).loadUnaligned(as: V.self) - mv)
-                UnsafeMutableRawPointer(row + j).storeBytes(of: e, as: V.self)
-                acc += e
-                j += 8
-            }
-            sum = acc.sum()
-            while j < cols { let e = exp(V(repeating: row[j] - m))[0]; row[j] = e; sum += e; j += 1 }
-            let inv = 1 / sum
+            while j + 4 <= cols { s0 += row[j]; s1 += row[j + 1]; s2 += row[j + 2]; s3 += row[j + 3]; j += 4 }
+            while j < cols { s0 += row[j]; j += 1 }
+            let inv = 1 / ((s0 + s1) + (s2 + s3))
             for j in 0..<cols { row[j] *= inv }
         }
     }
 
-    @inline(__always) static func sigmoid(_ x: Float) -> Float { 0.5 * tanh(V(repeating: 0.5 * x))[0] + 0.5 }
-    @inline(__always) static func tanh1(_ x: Float) -> Float { tanh(V(repeating: x))[0] }
+    @inline(__always) static func sigmoid(_ x: Float) -> Float { 0.5 * tanh(0.5 * x) + 0.5 }
 
-    /// tanh by a 13/6 rational approximation (the one Eigen uses); max error ~1 ulp-scale in float.
+    /// tanh by a 13/6 rational approximation (the one Eigen uses): error below 1e-6.
     @inline(__always)
-    static func tanh(_ x: V) -> V {
-        let bound = V(repeating: 7.90531110763549805)
-        let v = x.clamped(lowerBound: -bound, upperBound: bound)
+    static func tanh(_ x: Float) -> Float {
+        let bound: Float = 7.90531110763549805
+        let v = x > bound ? bound : (x < -bound ? -bound : x)
         let x2 = v * v
-        var p = V(repeating: -2.76076847742355e-16)
-        p = p * x2 + V(repeating: 2.00018790482477e-13)
-        p = p * x2 + V(repeating: -8.60467152213735e-11)
-        p = p * x2 + V(repeating: 5.12229709037114e-08)
-        p = p * x2 + V(repeating: 1.48572235717979e-05)
-        p = p * x2 + V(repeating: 6.37261928875436e-04)
-        p = p * x2 + V(repeating: 4.89352455891786e-03)
+        var p: Float = -2.76076847742355e-16
+        p = p * x2 + 2.00018790482477e-13
+        p = p * x2 + -8.60467152213735e-11
+        p = p * x2 + 5.12229709037114e-08
+        p = p * x2 + 1.48572235717979e-05
+        p = p * x2 + 6.37261928875436e-04
+        p = p * x2 + 4.89352455891786e-03
         p = p * v
-        var q = V(repeating: 1.19825839466702e-06)
-        q = q * x2 + V(repeating: 1.18534705686654e-04)
-        q = q * x2 + V(repeating: 2.26843463243900e-03)
-        q = q * x2 + V(repeating: 4.89352518554385e-03)
+        var q: Float = 1.19825839466702e-06
+        q = q * x2 + 1.18534705686654e-04
+        q = q * x2 + 2.26843463243900e-03
+        q = q * x2 + 4.89352518554385e-03
         return p / q
     }
 
-    /// exp by range reduction to [-ln2/2, ln2/2] and a degree-6 polynomial (Cephes' expf).
+    /// exp by range reduction to [-ln2/2, ln2/2] and Cephes' degree-6 polynomial. Rounding to
+    /// the nearest integer uses the 1.5·2²³ trick, whose bits then give 2ⁿ without a conversion.
     @inline(__always)
-    static func exp(_ x: V) -> V {
-        let v = x.clamped(lowerBound: V(repeating: -87.3), upperBound: V(repeating: 88.3))
-        let n = (v * V(repeating: 1.44269504088896341)).rounded(.toNearestOrEven)
-        var r = v - n * V(repeating: 0.693359375)
-        r = r - n * V(repeating: -2.12194440e-4)
-        var p = V(repeating: 1.9875691500e-4)
-        p = p * r + V(repeating: 1.3981999507e-3)
-        p = p * r + V(repeating: 8.3334519073e-3)
-        p = p * r + V(repeating: 4.1665795894e-2)
-        p = p * r + V(repeating: 1.6666665459e-1)
-        p = p * r + V(repeating: 5.0000001201e-1)
-        p = p * r * r + r + V(repeating: 1)
-        let bits = (SIMD8<Int32>(n) &+ 127) &<< 23
-        return p * unsafeBitCast(bits, to: V.self)
+    static func exp(_ x: Float) -> Float {
+        let v = x > 88.3 ? 88.3 : (x < -87.3 ? -87.3 : x)
+        let t = v * 1.44269504088896341 + 12582912.0
+        let n = t - 12582912.0
+        var r = v - n * 0.693359375
+        r = r - n * -2.12194440e-4
+        var p: Float = 1.9875691500e-4
+        p = p * r + 1.3981999507e-3
+        p = p * r + 8.3334519073e-3
+        p = p * r + 4.1665795894e-2
+        p = p * r + 1.6666665459e-1
+        p = p * r + 5.0000001201e-1
+        p = p * r * r + r + 1
+        let bits = (t.bitPattern &- 0x4B40_0000 &+ 127) &<< 23
+        return p * Float(bitPattern: bits)
     }
 }

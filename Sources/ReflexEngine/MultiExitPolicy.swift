@@ -215,10 +215,10 @@ public final class MultiExitPolicy: @unchecked Sendable {
                     let hOut = ws.candidateH.data + l * hs, cOut = ws.candidateC.data + l * hs
                     for j in 0..<hs {
                         let i = Kernels.sigmoid(g[j]), f = Kernels.sigmoid(g[hs + j])
-                        let gg = Kernels.tanh1(g[2 * hs + j]), o = Kernels.sigmoid(g[3 * hs + j])
+                        let gg = Kernels.tanh(g[2 * hs + j]), o = Kernels.sigmoid(g[3 * hs + j])
                         let c = f * cPrev[l * hs + j] + i * gg
                         cOut[j] = c
-                        hOut[j] = o * Kernels.tanh1(c)
+                        hOut[j] = o * Kernels.tanh(c)
                     }
                 }
             }

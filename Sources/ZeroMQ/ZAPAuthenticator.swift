@@ -116,7 +116,8 @@ public final class ZAPAuthenticator: @unchecked Sendable {
         thread.start()
     }
 
-    /// Stops serving and waits for the handler thread to close its sockets. Idempotent.
+    /// Stops serving and waits for the handler thread to close its sockets and free the ZAP
+    /// endpoint. Idempotent. Not from inside `admit` or `onDenial` (it would wait for itself).
     public func stop() {
         lock.lock()
         guard let done = finished else { lock.unlock(); return }

@@ -430,7 +430,7 @@ import Testing
 
     @Test func budgetUpdatesApplyOnlyTheGivenKeys() throws {
         let start = BudgetConfig(average: .fraction(0.4), deadlineMs: 50, memoryMB: 256)
-        let request = try JSONValue.parse(#"{"cmd":"budget","average_gflops":0.3,"deadline_ms":null}"#)
+        let request = try WireJSON.parse(#"{"cmd":"budget","average_gflops":0.3,"deadline_ms":null}"#)
         guard case .object(let fields) = request else { Issue.record("not an object"); return }
         let updated = try start.updated(with: fields)
         #expect(updated == BudgetConfig(average: .gflops(0.3), deadlineMs: nil, memoryMB: 256))
@@ -440,7 +440,7 @@ import Testing
 
     @Test func invalidBudgetUpdatesReportEveryProblemByKeyPath() {
         let start = BudgetConfig()
-        let fields: [String: JSONValue] = [
+        let fields: JSONObject = [
             "cmd": .string("budget"),
             "deadline_ms": .number(JSONNumber(0)),
             "memory_mb": .string("lots"),

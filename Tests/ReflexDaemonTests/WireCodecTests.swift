@@ -214,6 +214,9 @@ import Testing
         let noList = #"{"v":1,"type":"step","robot":"r","seq":9,"instruction":"go"}"#
         #expect(code(header: noList) == .badTensor)
         #expect(code(header: #"{"v":1,"type":"ping","seq":1}"#, frames: [Self.image]) == .badTensor)
+        let flood = [[UInt8]](repeating: [], count: 100_000)
+        #expect(error([Self.bytes(step(Self.imageSpec))] + flood)
+            == WireError(.badTensor, "request has 100000 tensor frames; at most 64 are read", robot: "r", seq: 9))
     }
 
     @Test func tensorNamesMustBeTheModelsAndUnique() {
@@ -330,16 +333,16 @@ import Testing
         let bytes = ReplyEncoder.error(WireError(.badTensor, message))
         let object = try #require(try JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any])
         #expect(object["message"] as? String == message)
-        guard case .object(let fields) = try JSONValue.parse(bytes) else { Issue.record("not an object"); return }
+        guard case .object(let fields) = try WireJSON.parse(bytes) else { Issue.record("not an object"); return }
         #expect(fields["message"] == .string(message))
     }
 
     @Test func replyNumbersRoundTrip() throws {
-        for gflops in [0.0, 0.1, 1.0 / 3.0, 1e-7, 123_456.789, 2.5e300, 5e-324, 1e15, 42] {
+        for gflops in [0.0, 0.1, 1.0 / 3.0, 1e-7, 123_456.789, 2.5e300, Double.leastNonzeroMagnitude, 1e15, 42] {
             let reply = ActionReply(
                 robot: "r", seq: 1, exit: 1, exits: 1, reason: .last, gflops: gflops,
                 timing: StepTiming(queue: 0, infer: 0, total: 0), actionShape: [4])
-            guard case .object(let fields) = try JSONValue.parse(ReplyEncoder.action(reply)),
+            guard case .object(let fields) = try WireJSON.parse(ReplyEncoder.action(reply)),
                   case .number(let number) = fields["gflops"] else {
                 Issue.record("no gflops")
                 continue
@@ -355,7 +358,7 @@ import Testing
     // MARK: JSON parsing
 
     @Test func jsonParserDecodesEscapesAndKeepsNumberLiterals() throws {
-        let value = try JSONValue.parse(#"{"s":"a\"b\\c\/d\u00e9\ud83e\udd16\n","n":[0,-1.5e+3,18446744073709551615],"t":true,"z":null}"#)
+        let value = try WireJSON.parse(#"{"s":"a\"b\\c\/d\u00e9\ud83e\udd16\n","n":[0,-1.5e+3,18446744073709551615],"t":true,"z":null}"#)
         guard case .object(let fields) = value else { Issue.record("not an object"); return }
         #expect(fields["s"] == .string("a\"b\\c/dé🤖\n"))
         #expect(fields["t"] == .bool(true))
@@ -364,5 +367,41 @@ import Testing
               case .number(let negative) = numbers[1] else { Issue.record("numbers"); return }
         #expect(big.uint64 == UInt64.max)
         #expect(negative.text == "-1.5e+3" && negative.double == -1500 && negative.uint64 == nil)
+    }
+
+    @Test func hostileObjectsWithThousandsOfKeysAreCheckedForDuplicates() throws {
+        let keys = (0..<3000).map { #""k\#($0)":\#($0)"# }
+        let unique = "{" + keys.joined(separator: ",") + "}"
+        guard case .object(let object) = try WireJSON.parse(unique) else { Issue.record("not an object"); return }
+        #expect(object.count == 3000)
+        #expect(object["k2999"] == .number(JSONNumber(2999)))
+        #expect(throws: JSONSyntaxError.self) { try WireJSON.parse("{" + keys.joined(separator: ",") + #","k17":0}"#) }
+    }
+
+    // MARK: docs/PROTOCOL.md
+
+    /// The byte-level example of docs/PROTOCOL.md, exactly as printed there.
+    @Test func theDocumentedExampleDecodesAndItsReplyEncodesByteForByte() throws {
+        let header = #"{"v":1,"type":"step","robot":"arm-1","seq":42,"instruction":"open the drawer","tensors":[{"name":"image","dtype":"uint8","shape":[128,128,3]},{"name":"state","dtype":"float32","shape":[4]}]}"#
+        #expect(header.utf8.count == 190)
+        let state: [UInt8] = [0x00, 0x00, 0x00, 0x3F, 0x00, 0x00, 0x80, 0xBE, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x80, 0x3F]
+        #expect(state == Self.floatBytes([0.5, -0.25, 0.0, 1.0]))
+        let inputs = [TensorSpec(name: "image", dtype: .uint8, shape: [128, 128, 3]),
+                      TensorSpec(name: "state", dtype: .float32, shape: [4])]
+        let decoder = RequestDecoder(inputs: inputs, maxMessageBytes: 8_388_608)
+        let frames: [[UInt8]] = [[0, 0x6B, 0x8B, 0x45, 0x67], Self.bytes(header), [UInt8](repeating: 0, count: 49152), state]
+        let (envelope, body) = try #require(RoutingEnvelope.split(frames))
+        #expect(envelope.count == 1)
+        let request = try decoder.decode(body)
+        #expect(request.header.seq == 42 && request.header.instruction == "open the drawer")
+
+        let reply = ReplyEncoder.action(ActionReply(
+            robot: "arm-1", seq: 42, exit: 3, exits: 6, reason: .threshold, gflops: 0.0841,
+            timing: StepTiming(queue: 18, infer: 1840, total: 1902), actionShape: [4]))
+        let documented = #"{"v":1,"type":"action","robot":"arm-1","seq":42,"exit":3,"exits":6,"reason":"threshold","gflops":0.0841,"timing_us":{"queue":18,"infer":1840,"total":1902},"tensors":[{"name":"action","dtype":"float32","shape":[4]}]}"#
+        #expect(reply == Self.bytes(documented))
+        #expect(reply.count == 215)
+        #expect(Self.floatBytes([0.25, -1.0, 0.03125, 1.0])
+            == [0x00, 0x00, 0x80, 0x3E, 0x00, 0x00, 0x80, 0xBF, 0x00, 0x00, 0x00, 0x3D, 0x00, 0x00, 0x80, 0x3F])
     }
 }

@@ -7,7 +7,7 @@ import Testing
         var worst: Float = 0
         for i in -20000...20000 {
             let x = Float(i) / 1000
-            let got = Kernels.tanh(SIMD8(repeating: x))[0]
+            let got = Kernels.tanh(x)
             worst = max(worst, abs(got - Foundation.tanh(x)))
         }
         #expect(worst < 1e-6, "worst error \(worst)")
@@ -17,7 +17,7 @@ import Testing
         var worst: Float = 0
         for i in -8000...8000 {
             let x = Float(i) / 100
-            let got = Kernels.exp(SIMD8(repeating: x))[0]
+            let got = Kernels.exp(x)
             worst = max(worst, abs(got - Foundation.exp(x)) / Foundation.exp(x))
         }
         #expect(worst < 2e-6, "worst relative error \(worst)")

@@ -28,7 +28,7 @@ public struct EngineBench {
         let missing = options.configs.filter { !FileManager.default.fileExists(atPath: "\(options.bundleRoot)/\($0)/manifest.json") }
         if !missing.isEmpty {
             log("writing random-weight benchmark bundles (\(missing.joined(separator: ", "))) to \(options.bundleRoot)")
-            _ = try tools.run(module: "reflex_model.make_bench_bundles", ["--out", options.bundleRoot, "--configs"] + missing)
+            for config in missing { _ = try tools.run(module: "reflex_model.make_bench_bundles", [options.bundleRoot, "--only", config]) }
         }
         var cases: [[String: Any]] = []
         for config in options.configs {

@@ -5,7 +5,7 @@ extension BudgetConfig {
     /// `average_gflops` (either replaces the current average target; not both at once),
     /// `deadline_ms`, `memory_mb` (a number, or null to remove the cap). `cmd` is ignored so the
     /// whole request object can be passed. Throws every problem, each named by its key path.
-    public func updated(with fields: [String: JSONValue]) throws(ConfigError) -> BudgetConfig {
+    public func updated(with fields: JSONObject) throws(ConfigError) -> BudgetConfig {
         var problems: [ConfigProblem] = []
         var budget = self
         func report(_ message: String) { problems.append(ConfigProblem(message: message)) }

@@ -15,8 +15,8 @@ public struct BudgetConfig: Sendable, Equatable {
 
     /// The budget as the control socket reports it:
     /// `{"average_fraction": 0.4, "deadline_ms": 50, "memory_mb": null}`.
-    public var jsonValue: JSONValue {
-        var object: [String: JSONValue] = [:]
+    public var jsonValue: WireJSON {
+        var object = JSONObject()
         switch average {
         case .fraction(let value): object["average_fraction"] = Self.json(value)
         case .gflops(let value): object["average_gflops"] = Self.json(value)
@@ -26,7 +26,7 @@ public struct BudgetConfig: Sendable, Equatable {
         return .object(object)
     }
 
-    private static func json(_ value: Double?) -> JSONValue {
+    private static func json(_ value: Double?) -> WireJSON {
         guard let value, let number = JSONNumber(value) else { return .null }
         return .number(number)
     }

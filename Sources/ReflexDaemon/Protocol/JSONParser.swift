@@ -14,7 +14,7 @@ struct JSONParser {
         self.maxDepth = maxDepth
     }
 
-    mutating func parseDocument() throws(JSONSyntaxError) -> JSONValue {
+    mutating func parseDocument() throws(JSONSyntaxError) -> WireJSON {
         skipWhitespace()
         let value = try parseValue()
         skipWhitespace()
@@ -24,7 +24,7 @@ struct JSONParser {
 
     // MARK: Values
 
-    private mutating func parseValue() throws(JSONSyntaxError) -> JSONValue {
+    private mutating func parseValue() throws(JSONSyntaxError) -> WireJSON {
         guard index < bytes.count else { throw JSONSyntaxError("unexpected end of input", offset: index) }
         switch bytes[index] {
         case UInt8(ascii: "{"): return try parseObject()
@@ -38,15 +38,19 @@ struct JSONParser {
         }
     }
 
-    private mutating func parseObject() throws(JSONSyntaxError) -> JSONValue {
+    private mutating func parseObject() throws(JSONSyntaxError) -> WireJSON {
         try enterContainer()
         index += 1  // {
-        var object: [String: JSONValue] = [:]
+        var members: [(key: String, value: WireJSON)] = []
+        members.reserveCapacity(8)
+        // Small objects (every real header) check duplicates by a linear scan; a hostile header
+        // with thousands of keys switches to a set so the check stays linear overall.
+        var seenKeys: Set<String>?
         skipWhitespace()
         if peek(UInt8(ascii: "}")) {
             index += 1
             depth -= 1
-            return .object(object)
+            return .object(JSONObject(uniqueMembers: members))
         }
         while true {
             skipWhitespace()
@@ -59,9 +63,22 @@ struct JSONParser {
             skipWhitespace()
             let value = try parseValue()
             // A repeated key is ambiguous (which one wins differs between parsers), so refuse it.
-            guard object.updateValue(value, forKey: key) == nil else {
+            let isDuplicate: Bool
+            if var seen = seenKeys {
+                seenKeys = nil  // keep the set uniquely referenced while inserting
+                isDuplicate = !seen.insert(key).inserted
+                seenKeys = seen
+            } else if members.count < 16 {
+                isDuplicate = members.contains { $0.key == key }
+            } else {
+                var seen = Set(members.map(\.key))
+                isDuplicate = !seen.insert(key).inserted
+                seenKeys = seen
+            }
+            guard !isDuplicate else {
                 throw JSONSyntaxError("duplicate key \"\(JSONParser.abbreviated(key))\"", offset: keyOffset)
             }
+            members.append((key, value))
             skipWhitespace()
             guard index < bytes.count else { throw JSONSyntaxError("unexpected end of input", offset: index) }
             if bytes[index] == UInt8(ascii: ",") {
@@ -71,14 +88,14 @@ struct JSONParser {
             guard bytes[index] == UInt8(ascii: "}") else { throw unexpected(expecting: "',' or '}'") }
             index += 1
             depth -= 1
-            return .object(object)
+            return .object(JSONObject(uniqueMembers: members))
         }
     }
 
-    private mutating func parseArray() throws(JSONSyntaxError) -> JSONValue {
+    private mutating func parseArray() throws(JSONSyntaxError) -> WireJSON {
         try enterContainer()
         index += 1  // [
-        var array: [JSONValue] = []
+        var array: [WireJSON] = []
         skipWhitespace()
         if peek(UInt8(ascii: "]")) {
             index += 1

@@ -35,6 +35,15 @@ struct JSONWriter {
         needsComma = true
     }
 
+    /// Writes `"name":` for a key known at compile time (no escaping needed, none checked).
+    mutating func key(_ name: StaticString) {
+        separate()
+        bytes.append(UInt8(ascii: "\""))
+        appendASCII(name)
+        bytes.append(contentsOf: [UInt8(ascii: "\""), UInt8(ascii: ":")])
+        needsComma = false
+    }
+
     /// Writes `"name":`; the next value call writes the value.
     mutating func key(_ name: String) {
         separate()
@@ -47,13 +56,13 @@ struct JSONWriter {
 
     mutating func null() {
         separate()
-        bytes.append(contentsOf: [0x6E, 0x75, 0x6C, 0x6C])  // null
+        appendASCII("null")
         needsComma = true
     }
 
     mutating func bool(_ value: Bool) {
         separate()
-        bytes.append(contentsOf: value ? Array("true".utf8) : Array("false".utf8))
+        appendASCII(value ? "true" : "false")
         needsComma = true
     }
 
@@ -63,9 +72,20 @@ struct JSONWriter {
         needsComma = true
     }
 
-    mutating func integer(_ value: some BinaryInteger) {
+    mutating func integer(_ value: Int) {
         separate()
-        bytes.append(contentsOf: String(value).utf8)
+        if value < 0 {
+            bytes.append(UInt8(ascii: "-"))
+            appendDecimal(UInt64(value.magnitude))
+        } else {
+            appendDecimal(UInt64(value))
+        }
+        needsComma = true
+    }
+
+    mutating func integer(_ value: UInt64) {
+        separate()
+        appendDecimal(value)
         needsComma = true
     }
 
@@ -79,7 +99,7 @@ struct JSONWriter {
             if text.hasSuffix(".0"), abs(value) < 1e15 { text.removeLast(2) }
             bytes.append(contentsOf: text.utf8)
         } else {
-            bytes.append(contentsOf: [0x6E, 0x75, 0x6C, 0x6C])
+            appendASCII("null")
         }
         needsComma = true
     }
@@ -92,8 +112,8 @@ struct JSONWriter {
         if let value { integer(value) } else { null() }
     }
 
-    /// Writes any JSONValue; object keys sorted so the output is stable.
-    mutating func value(_ value: JSONValue) {
+    /// Writes any WireJSON; object keys sorted so the output does not depend on input order.
+    mutating func value(_ value: WireJSON) {
         switch value {
         case .null: null()
         case .bool(let flag): bool(flag)
@@ -106,11 +126,11 @@ struct JSONWriter {
             beginArray()
             for item in items { self.value(item) }
             endArray()
-        case .object(let members):
+        case .object(let object):
             beginObject()
-            for name in members.keys.sorted() {
-                key(name)
-                self.value(members[name]!)
+            for member in object.members.sorted(by: { $0.key < $1.key }) {
+                key(member.key)
+                self.value(member.value)
             }
             endObject()
         }
@@ -122,10 +142,38 @@ struct JSONWriter {
         if needsComma { bytes.append(UInt8(ascii: ",")) }
     }
 
+    private mutating func appendASCII(_ literal: StaticString) {
+        literal.withUTF8Buffer { bytes.append(contentsOf: $0) }
+    }
+
+    /// Decimal digits without going through `String` (replies are on the hot path).
+    private mutating func appendDecimal(_ value: UInt64) {
+        if value < 10 {
+            bytes.append(UInt8(ascii: "0") + UInt8(value))
+            return
+        }
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
+            var remaining = value
+            var start = 20
+            while remaining > 0 {
+                start -= 1
+                digits[start] = UInt8(ascii: "0") + UInt8(remaining % 10)
+                remaining /= 10
+            }
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: digits[start..<20]))
+        }
+    }
+
     /// Escapes what RFC 8259 requires (quote, backslash, control characters) and passes
     /// other UTF-8 through unchanged.
     private mutating func appendQuoted(_ text: String) {
         bytes.append(UInt8(ascii: "\""))
+        // Fast path: most strings (robot ids, keys, reasons) need no escaping at all.
+        if !text.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+            bytes.append(contentsOf: text.utf8)
+            bytes.append(UInt8(ascii: "\""))
+            return
+        }
         for byte in text.utf8 {
             switch byte {
             case UInt8(ascii: "\""): bytes.append(contentsOf: [0x5C, 0x22])

@@ -8,6 +8,9 @@
 public struct RequestDecoder: Sendable {
     /// Largest header frame accepted; parsing a bigger one would only waste time.
     public static let defaultMaxHeaderBytes = 64 * 1024
+    /// More tensor frames than this are refused before they are even listed: empty frames cost
+    /// nothing against the byte limit, so without a count limit they could cost memory.
+    public static let maxTensorFrames = 64
 
     /// The inputs the model expects (`reflex inspect`), matched by name.
     public var inputs: [TensorSpec]
@@ -25,9 +28,28 @@ public struct RequestDecoder: Sendable {
     /// Decodes `[header, tensors...]`: the frames after the routing envelope
     /// (see `RoutingEnvelope.split`). The returned tensors keep the caller's frames, uncopied.
     public func decode<Body: Collection>(_ body: Body) throws(WireError) -> WireRequest where Body.Element: WireFrame {
+        // A thin generic shell: the checks below run in non-generic code, which stays fast even
+        // when the caller's frame type is only known at run time.
         guard let headerFrame = body.first else {
             throw WireError(.badHeader, "empty request: frame 0 must be the JSON header")
         }
+        var total = 0
+        for frame in body {
+            let (sum, overflow) = total.addingReportingOverflow(frame.count)
+            total = overflow ? Int.max : sum
+        }
+        let frameCount = body.count - 1
+        var tensorFrames: [any WireFrame] = []
+        if frameCount <= Self.maxTensorFrames {
+            tensorFrames.reserveCapacity(frameCount)
+            for frame in body.dropFirst() { tensorFrames.append(frame) }
+        }
+        return try decode(header: headerFrame, tensorFrames: tensorFrames, frameCount: frameCount, totalBytes: total)
+    }
+
+    private func decode(
+        header headerFrame: any WireFrame, tensorFrames: [any WireFrame], frameCount: Int, totalBytes: Int
+    ) throws(WireError) -> WireRequest {
         guard headerFrame.count <= maxHeaderBytes else {
             throw WireError(.tooLarge, "header is \(headerFrame.count) bytes; the limit is \(maxHeaderBytes)")
         }
@@ -35,23 +57,16 @@ public struct RequestDecoder: Sendable {
         // Known as early as possible so that every later error can name the request.
         let robot = try? Self.robot(in: fields)
         let seq = try? Self.seq(in: fields)
-        func failure(_ code: WireErrorCode, _ message: String) -> WireError {
-            WireError(code, message, robot: robot, seq: seq)
-        }
 
-        var total = 0
-        for frame in body {
-            let (sum, overflow) = total.addingReportingOverflow(frame.count)
-            total = overflow ? Int.max : sum
+        guard totalBytes <= maxMessageBytes else {
+            throw WireError(.tooLarge, "request is \(totalBytes) bytes; the limit is \(maxMessageBytes)", robot: robot, seq: seq)
         }
-        guard total <= maxMessageBytes else {
-            throw failure(.tooLarge, "request is \(total) bytes; the limit is \(maxMessageBytes)")
-        }
-
         do throws(FieldError) {
             try Self.checkVersion(in: fields)
             let type = try Self.type(in: fields)
-            let tensorFrames = body.dropFirst()
+            guard frameCount <= Self.maxTensorFrames else {
+                throw FieldError(.badTensor, "request has \(frameCount) tensor frames; at most \(Self.maxTensorFrames) are read")
+            }
             switch type {
             case .ping:
                 let pingRobot = try Self.robot(in: fields)  // optional on ping, but must be valid if given
@@ -76,7 +91,7 @@ public struct RequestDecoder: Sendable {
                 return WireRequest(header: header, tensors: tensors)
             }
         } catch {
-            throw failure(error.code, error.message)
+            throw WireError(error.code, error.message, robot: robot, seq: seq)
         }
     }
 
@@ -92,33 +107,36 @@ public struct RequestDecoder: Sendable {
         }
     }
 
-    private static func parseHeaderObject(_ frame: some WireFrame) throws(WireError) -> [String: JSONValue] {
-        let parsed = frame.withUnsafeBytes { bytes -> Result<JSONValue, WireError> in
+    private static func parseHeaderObject(_ frame: any WireFrame) throws(WireError) -> JSONObject {
+        var failure: WireError?
+        let parsed: WireJSON? = frame.withUnsafeBytes { bytes in
             do {
-                return .success(try JSONValue.parse(bytes))
+                return try WireJSON.parse(bytes)
             } catch {
                 // Say "not UTF-8" when that is the root cause: it is the likelier client bug.
                 if String(validating: bytes, as: UTF8.self) == nil {
-                    return .failure(WireError(.badHeader, "header is not valid UTF-8"))
+                    failure = WireError(.badHeader, "header is not valid UTF-8")
+                } else {
+                    failure = WireError(.badHeader, "header is not valid JSON: \(error)")
                 }
-                return .failure(WireError(.badHeader, "header is not valid JSON: \(error)"))
+                return nil
             }
         }
-        switch parsed {
-        case .failure(let error): throw error
-        case .success(.object(let fields)): return fields
-        case .success(let other): throw WireError(.badHeader, "header must be a JSON object, got \(other.kindDescription)")
+        guard let parsed else { throw failure ?? WireError(.badHeader, "header is not valid JSON") }
+        guard case .object(let fields) = parsed else {
+            throw WireError(.badHeader, "header must be a JSON object, got \(parsed.kindDescription)")
         }
+        return fields
     }
 
-    private static func checkVersion(in fields: [String: JSONValue]) throws(FieldError) {
+    private static func checkVersion(in fields: JSONObject) throws(FieldError) {
         guard let value = fields["v"] else { throw FieldError(.badHeader, "missing \"v\" (the protocol version, 1)") }
         guard case .number(let number) = value, number.isIntegerLiteral, number.int == 1 else {
             throw FieldError(.badHeader, "unsupported protocol version \(shown(value)); this server speaks \"v\": 1")
         }
     }
 
-    private static func type(in fields: [String: JSONValue]) throws(FieldError) -> WireRequestType {
+    private static func type(in fields: JSONObject) throws(FieldError) -> WireRequestType {
         guard let value = fields["type"] else { throw FieldError(.badHeader, "missing \"type\" (step, reset or ping)") }
         guard case .string(let name) = value else {
             throw FieldError(.badHeader, "\"type\" must be a string, got \(value.kindDescription)")
@@ -130,7 +148,7 @@ public struct RequestDecoder: Sendable {
     }
 
     /// The robot id if present and valid; nil if absent.
-    private static func robot(in fields: [String: JSONValue]) throws(FieldError) -> String? {
+    private static func robot(in fields: JSONObject) throws(FieldError) -> String? {
         guard let value = fields["robot"], value != .null else { return nil }
         guard case .string(let robot) = value else {
             throw FieldError(.badHeader, "\"robot\" must be a string, got \(value.kindDescription)")
@@ -144,7 +162,7 @@ public struct RequestDecoder: Sendable {
         return robot
     }
 
-    private static func requiredRobot(in fields: [String: JSONValue]) throws(FieldError) -> String {
+    private static func requiredRobot(in fields: JSONObject) throws(FieldError) -> String {
         guard let robot = try robot(in: fields) else { throw FieldError(.badHeader, "missing \"robot\"") }
         return robot
     }
@@ -161,7 +179,7 @@ public struct RequestDecoder: Sendable {
 
     /// The seq if present and valid; nil if absent. Only a plain integer literal in
     /// 0...2^64-1 is a seq: `true`, `1.0`, `-1`, `"1"` are not.
-    private static func seq(in fields: [String: JSONValue]) throws(FieldError) -> UInt64? {
+    private static func seq(in fields: JSONObject) throws(FieldError) -> UInt64? {
         guard let value = fields["seq"], value != .null else { return nil }
         guard case .number(let number) = value, let seq = number.uint64 else {
             throw FieldError(.badHeader, "\"seq\" must be an unsigned integer below 2^64, got \(shown(value))")
@@ -169,12 +187,12 @@ public struct RequestDecoder: Sendable {
         return seq
     }
 
-    private static func requiredSeq(in fields: [String: JSONValue]) throws(FieldError) -> UInt64 {
+    private static func requiredSeq(in fields: JSONObject) throws(FieldError) -> UInt64 {
         guard let seq = try seq(in: fields) else { throw FieldError(.badHeader, "missing \"seq\"") }
         return seq
     }
 
-    private static func instruction(in fields: [String: JSONValue]) throws(FieldError) -> String {
+    private static func instruction(in fields: JSONObject) throws(FieldError) -> String {
         guard let value = fields["instruction"], value != .null else {
             throw FieldError(.badHeader, "missing \"instruction\" (the task in words; required on a step)")
         }
@@ -185,7 +203,7 @@ public struct RequestDecoder: Sendable {
     }
 
     /// Absent or null means "no per-step deadline".
-    private static func deadline(in fields: [String: JSONValue]) throws(FieldError) -> Double? {
+    private static func deadline(in fields: JSONObject) throws(FieldError) -> Double? {
         guard let value = fields["deadline_ms"], value != .null else { return nil }
         guard case .number(let number) = value else {
             throw FieldError(.badHeader, "\"deadline_ms\" must be a number, got \(value.kindDescription)")
@@ -198,7 +216,7 @@ public struct RequestDecoder: Sendable {
     }
 
     /// A value as an error message shows it: literals as written, containers by kind.
-    private static func shown(_ value: JSONValue) -> String {
+    private static func shown(_ value: WireJSON) -> String {
         switch value {
         case .number(let number): return JSONParser.abbreviated(number.text)
         case .string(let text): return "\"\(JSONParser.abbreviated(text))\""
@@ -209,7 +227,7 @@ public struct RequestDecoder: Sendable {
     // MARK: Tensors
 
     /// Parses the `tensors` list. Absent means none were sent (the count check reports it).
-    private static func declaredTensors(in fields: [String: JSONValue]) throws(FieldError) -> [TensorSpec] {
+    private static func declaredTensors(in fields: JSONObject) throws(FieldError) -> [TensorSpec] {
         guard let value = fields["tensors"], value != .null else { return [] }
         guard case .array(let entries) = value else {
             throw FieldError(.badHeader, "\"tensors\" must be a list, got \(value.kindDescription)")
@@ -222,7 +240,7 @@ public struct RequestDecoder: Sendable {
         return specs
     }
 
-    private static func declaredTensor(_ entry: JSONValue, at position: Int) throws(FieldError) -> TensorSpec {
+    private static func declaredTensor(_ entry: WireJSON, at position: Int) throws(FieldError) -> TensorSpec {
         let path = "tensors[\(position)]"
         guard case .object(let fields) = entry else {
             throw FieldError(.badTensor, "\(path) must be an object {name, dtype, shape}, got \(entry.kindDescription)")
@@ -254,22 +272,21 @@ public struct RequestDecoder: Sendable {
 
     /// Checks the declared tensors against their frames and against the model's inputs, and
     /// returns them in the model's input order.
-    private func matchTensors<Frames: Collection>(
-        _ declared: [TensorSpec], frames: Frames
-    ) throws(FieldError) -> [WireTensor] where Frames.Element: WireFrame {
+    private func matchTensors(_ declared: [TensorSpec], frames: [any WireFrame]) throws(FieldError) -> [WireTensor] {
         guard declared.count == frames.count else {
             throw FieldError(
                 .badTensor,
                 "header lists \(declared.count) tensor(s) but \(frames.count) tensor frame(s) follow it")
         }
-        var byName: [String: WireTensor] = [:]
+        var matched = [WireTensor?](repeating: nil, count: inputs.count)
         for (spec, frame) in zip(declared, frames) {
-            guard let expected = inputs.first(where: { $0.name == spec.name }) else {
+            guard let slot = inputs.firstIndex(where: { $0.name == spec.name }) else {
                 let names = inputs.map { "\"\($0.name)\"" }.joined(separator: ", ")
                 throw FieldError(
                     .badTensor, "unknown tensor \"\(JSONParser.abbreviated(spec.name))\"; the model takes \(names)")
             }
-            guard byName[spec.name] == nil else {
+            let expected = inputs[slot]
+            guard matched[slot] == nil else {
                 throw FieldError(.badTensor, "tensor \"\(spec.name)\" is listed twice")
             }
             guard spec.dtype == expected.dtype else {
@@ -281,7 +298,8 @@ public struct RequestDecoder: Sendable {
                     .badTensor,
                     "tensor \"\(spec.name)\" must have shape \(Self.shapeText(expected.shape)), got \(Self.shapeText(spec.shape))")
             }
-            // Equal to the expected shape, so the product is the model's own and cannot overflow.
+            // Equal to the expected shape, so the product is the model's own; a model whose
+            // input size overflows can never be satisfied.
             let byteCount = expected.byteCount ?? Int.max
             guard frame.count == byteCount else {
                 throw FieldError(
@@ -291,12 +309,12 @@ public struct RequestDecoder: Sendable {
             if spec.dtype == .float32, let element = Self.firstNonFiniteFloat32(in: frame) {
                 throw FieldError(.badTensor, "tensor \"\(spec.name)\" holds NaN or infinity at element \(element)")
             }
-            byName[spec.name] = WireTensor(spec: expected, frame: frame)
+            matched[slot] = WireTensor(spec: expected, frame: frame)
         }
         var ordered: [WireTensor] = []
         ordered.reserveCapacity(inputs.count)
-        for input in inputs {
-            guard let tensor = byName[input.name] else {
+        for (input, tensor) in zip(inputs, matched) {
+            guard let tensor else {
                 throw FieldError(.badTensor, "missing tensor \"\(input.name)\" (\(input.dtype.rawValue)\(Self.shapeText(input.shape)))")
             }
             ordered.append(tensor)
@@ -304,9 +322,7 @@ public struct RequestDecoder: Sendable {
         return ordered
     }
 
-    private static func checkNoTensorFrames<Frames: Collection>(
-        _ frames: Frames, type: WireRequestType
-    ) throws(FieldError) where Frames.Element: WireFrame {
+    private static func checkNoTensorFrames(_ frames: [any WireFrame], type: WireRequestType) throws(FieldError) {
         guard frames.isEmpty else {
             throw FieldError(.badTensor, "a \(type.rawValue) request carries no tensor frames, got \(frames.count)")
         }
@@ -318,7 +334,7 @@ public struct RequestDecoder: Sendable {
 
     /// Index of the first NaN or ±infinity (exponent bits all ones), or nil. Reads unaligned:
     /// a frame's bytes carry no alignment promise.
-    static func firstNonFiniteFloat32(in frame: some WireFrame) -> Int? {
+    static func firstNonFiniteFloat32(in frame: any WireFrame) -> Int? {
         frame.withUnsafeBytes { bytes in
             let count = bytes.count / 4
             for element in 0..<count {

@@ -7,6 +7,7 @@ import threading
 import numpy as np
 import pytest
 import zmq
+from zmq.utils import z85
 
 from reflex_client import ActionSubscriber, ControlClient, ReflexClient, ReflexError, load_key
 
@@ -20,7 +21,16 @@ class FakeServer:
     def __init__(self, handler, kind=zmq.ROUTER, curve_secret=None):
         self.handler = handler
         self.requests = queue.Queue()
+        self.client_keys = []  # CURVE client keys seen in handshakes (Z85)
         self.context = zmq.Context()
+        self.stopping = threading.Event()
+        self.threads = []
+        if curve_secret is not None:
+            # A ZAP handler that admits everyone and notes each client's key; bound before the server.
+            self.zap = self.context.socket(zmq.REP)
+            self.zap.linger = 0
+            self.zap.bind("inproc://zeromq.zap.01")
+            self.threads.append(threading.Thread(target=self._serve_zap, daemon=True))
         self.socket = self.context.socket(kind)
         self.socket.linger = 0
         if curve_secret is not None:
@@ -28,9 +38,19 @@ class FakeServer:
             self.socket.curve_secretkey = curve_secret
         self.socket.bind("tcp://127.0.0.1:*")
         self.endpoint = self.socket.getsockopt_string(zmq.LAST_ENDPOINT)
-        self.stopping = threading.Event()
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
+        self.threads.append(threading.Thread(target=self._serve, daemon=True))
+        for thread in self.threads:
+            thread.start()
+
+    def _serve_zap(self):
+        while not self.stopping.is_set():
+            if not self.zap.poll(20):
+                continue
+            version, request_id, _domain, _address, _identity, mechanism, *credentials = self.zap.recv_multipart()
+            key = z85.encode(credentials[0]) if mechanism == b"CURVE" else b""
+            self.client_keys.append(key)
+            self.zap.send_multipart([version, request_id, b"200", b"OK", key, b""])
+        self.zap.close()
 
     def _serve(self):
         while not self.stopping.is_set():
@@ -53,7 +73,8 @@ class FakeServer:
 
     def close(self):
         self.stopping.set()
-        self.thread.join()
+        for thread in self.threads:
+            thread.join()
         self.socket.close()
         self.context.term()
 
@@ -254,16 +275,15 @@ def test_curve_keys_load_from_files_and_strings(tmp_path):
     try:
         with ReflexClient(fake.endpoint, timeout_ms=SAFETY_MS, server_public_key=server_public_file,
                           client_secret_key=client_secret_file, client_public_key=client_public_file) as client:
-            assert client._socket.curve_publickey == client_public
             action, _ = client.step("arm-1", "go")
             np.testing.assert_array_equal(action, [1.0, 1.5, -1.0, 2.0])
         # The public key is derived when only the secret one is given.
         with ReflexClient(fake.endpoint, timeout_ms=SAFETY_MS, server_public_key=server_public.decode(),
                           client_secret_key=client_secret.decode()) as client:
-            assert client._socket.curve_publickey == client_public
             assert client.ping()["type"] == "pong"
     finally:
         fake.close()
+    assert fake.client_keys == [client_public, client_public]
 
 
 def test_mismatched_curve_keys_are_refused(tmp_path):

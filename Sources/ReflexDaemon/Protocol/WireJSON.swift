@@ -2,24 +2,25 @@
 ///
 /// Hand-parsed rather than taken from `JSONSerialization`: Foundation turns `true` into an
 /// `NSNumber` that also reads as `1`, and turns `1.0` and `1` into the same thing, while the
-/// protocol must tell a boolean from a sequence number and an integer from a fraction.
-public enum JSONValue: Sendable, Equatable {
+/// protocol must tell a boolean from a sequence number and an integer from a fraction. (The
+/// engine's `JSONValue` reads bundle manifests through Codable, where every number is a Double.)
+public enum WireJSON: Sendable, Equatable {
     case null
     case bool(Bool)
     case number(JSONNumber)
     case string(String)
-    case array([JSONValue])
-    case object([String: JSONValue])
+    case array([WireJSON])
+    case object(JSONObject)
 
     /// Parses one JSON text (RFC 8259) from UTF-8 bytes. Duplicate object keys, invalid UTF-8,
     /// lone surrogates and nesting deeper than `maxDepth` are errors, not guesses.
-    public static func parse(_ bytes: UnsafeRawBufferPointer, maxDepth: Int = 32) throws(JSONSyntaxError) -> JSONValue {
+    public static func parse(_ bytes: UnsafeRawBufferPointer, maxDepth: Int = 32) throws(JSONSyntaxError) -> WireJSON {
         var parser = JSONParser(bytes: bytes, maxDepth: maxDepth)
         return try parser.parseDocument()
     }
 
     /// Parses one JSON text from a byte array (tests, the control socket).
-    public static func parse(_ bytes: [UInt8], maxDepth: Int = 32) throws(JSONSyntaxError) -> JSONValue {
+    public static func parse(_ bytes: [UInt8], maxDepth: Int = 32) throws(JSONSyntaxError) -> WireJSON {
         let result = bytes.withUnsafeBytes { buffer in
             Result { () throws(JSONSyntaxError) in try parse(buffer, maxDepth: maxDepth) }
         }
@@ -27,7 +28,7 @@ public enum JSONValue: Sendable, Equatable {
     }
 
     /// Parses one JSON text from a string.
-    public static func parse(_ text: String, maxDepth: Int = 32) throws(JSONSyntaxError) -> JSONValue {
+    public static func parse(_ text: String, maxDepth: Int = 32) throws(JSONSyntaxError) -> WireJSON {
         try parse(Array(text.utf8), maxDepth: maxDepth)
     }
 
