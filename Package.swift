@@ -40,6 +40,7 @@ let package = Package(
         ]),
         .executableTarget(name: "reflexd", dependencies: [
             "ReflexDaemon", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "reflex", dependencies: [
             "ReflexDaemon", .product(name: "ArgumentParser", package: "swift-argument-parser"),

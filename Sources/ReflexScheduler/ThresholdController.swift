@@ -33,7 +33,7 @@ public struct ThresholdController: Sendable {
         public var seed: UInt64
 
         public init(mode: Mode = .online, window: Int = 512, probeRate: Double = 0.02,
-                    resolveEvery: Int = 32, seed: UInt64 = 0x5EED) {
+                    resolveEvery: Int = 16, seed: UInt64 = 0x5EED) {
             self.mode = mode
             self.window = window
             self.probeRate = probeRate
@@ -50,9 +50,12 @@ public struct ThresholdController: Sendable {
         public let probe: Bool
     }
 
-    nonisolated(unsafe) static var priorSamples = 16.0
-    nonisolated(unsafe) static var gain = 0.3
-    nonisolated(unsafe) static var horizonDivisor = 4
+    /// Tuned by simulation (window 512, probe rate 0.02; see Tests/ReflexSchedulerTests): the
+    /// calibration prior's worth in samples, the integral gain, and the window payback horizon
+    /// (horizon = window / horizonDivisor, at least `resolveEvery`).
+    static let priorSamples = 16.0
+    static let gain = 0.5
+    static let horizonDivisor = 8
 
     public let configuration: Configuration
     public let costs: [Double]

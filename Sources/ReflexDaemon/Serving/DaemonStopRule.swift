@@ -1,0 +1,45 @@
+import ReflexEngine
+import ReflexScheduler
+
+/// The stop rule of one served step: the scheduler's thresholds, a full-depth probe, the
+/// deadline guard (fed with this step's segment latencies as they happen), the memory cap.
+struct DaemonStopRule: StopRule {
+    let thresholds: ExitThresholds
+    let probe: Bool
+    let deadlineUs: Double?
+    /// When the request was received: the deadline counts from there.
+    let receipt: UInt64
+    let totalExits: Int
+    var deadlineGuard: DeadlineGuard
+    private var lastMark: UInt64
+    private(set) var reason: ExitReason = .last
+
+    init(thresholds: ExitThresholds, probe: Bool, deadlineUs: Double?, receipt: UInt64, start: UInt64,
+         totalExits: Int, deadlineGuard: DeadlineGuard) {
+        self.thresholds = thresholds
+        self.probe = probe
+        self.deadlineUs = deadlineUs
+        self.receipt = receipt
+        self.totalExits = totalExits
+        self.deadlineGuard = deadlineGuard
+        lastMark = start
+    }
+
+    mutating func shouldStop(at p: ExitPoint) -> Bool {
+        let now = MonotonicClock.now()
+        deadlineGuard.record(segment: p.exit - 1, latencyUs: MonotonicClock.microseconds(from: lastMark, to: now))
+        lastMark = now
+        let thresholdSays = !probe && p.exit < totalExits && thresholds.stops(atExit: p.exit, distance: p.distance)
+        if p.isLast {
+            reason = thresholdSays ? .threshold : (p.exit < totalExits ? .memory : .last)
+            return true
+        }
+        if thresholdSays { reason = .threshold; return true }
+        let elapsed = MonotonicClock.microseconds(from: receipt, to: now)
+        if deadlineGuard.shouldStop(afterExit: p.exit, elapsedUs: elapsed, deadlineUs: deadlineUs) {
+            reason = .deadline
+            return true
+        }
+        return false
+    }
+}

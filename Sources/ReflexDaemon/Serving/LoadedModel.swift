@@ -1,0 +1,26 @@
+import ReflexEngine
+
+/// The model as served: the engine opened to the depth the memory cap allows, its reusable
+/// step buffers, and the request decoder that knows its inputs.
+final class LoadedModel {
+    let policy: MultiExitPolicy
+    let workspace: StepWorkspace
+    var output: StepOutput
+    let decoder: RequestDecoder
+    let directory: String
+
+    init(directory: String, upToExit: Int?, maxMessageBytes: Int) throws {
+        let bundle = try ModelBundle(directory: directory, upToExit: upToExit)
+        policy = MultiExitPolicy(bundle: bundle)
+        workspace = policy.makeWorkspace()
+        output = policy.makeOutput()
+        self.directory = directory
+        let inputs = bundle.manifest.inputs.map {
+            TensorSpec(name: $0.name, dtype: $0.dtype == "uint8" ? .uint8 : .float32, shape: $0.shape)
+        }
+        decoder = RequestDecoder(inputs: inputs, maxMessageBytes: maxMessageBytes)
+    }
+
+    var bundle: ModelBundle { policy.bundle }
+    var exits: Int { policy.cost.exits }
+}

@@ -1,0 +1,442 @@
+import Foundation
+import Logging
+import ReflexEngine
+import ReflexScheduler
+import ZeroMQ
+
+/// The serving loop of `reflexd` (CONTRACT sections 5–7): one thread owns the three sockets and
+/// the engine. Each turn it drains the policy socket (pings, resets and errors are answered at
+/// once; steps queue, latest wins per robot), answers control commands, then runs the oldest
+/// queued step. Signals arrive as bytes on a pipe the poller watches.
+public final class PolicyServer {
+    let log: Logger
+    private(set) var config: DaemonConfig
+    private let context: ZMQContext
+    private let policySocket, actionsSocket, controlSocket: ZMQSocket
+    private let authenticator: ZAPAuthenticator?
+    private let signals: SignalMonitor
+    private let notifier: SystemdNotifier
+    private var model: LoadedModel
+    private var planner: BudgetPlanner
+    private var sessions: SessionTable
+    private var stats: ServingStats
+    private var queue: [PendingStep] = []
+    private var paused = false
+    private var stopping = false
+    private var lastWatchdog: UInt64 = 0
+    private var lastHousekeeping: UInt64 = 0
+    /// The endpoints actually bound (with `*` ports resolved), for logs and tests.
+    public private(set) var boundEndpoints: [String: String] = [:]
+
+    public init(config: DaemonConfig, logger: Logger, signals: SignalMonitor, notifier: SystemdNotifier) throws {
+        self.config = config
+        log = logger
+        self.signals = signals
+        self.notifier = notifier
+        MultiExitPolicy.setThreads(config.engine.threads)
+        let probe = try LoadedModel(directory: config.model, upToExit: nil, maxMessageBytes: config.limits.maxMessageBytes)
+        planner = try BudgetPlanner(cost: probe.policy.cost, calibration: probe.bundle.calibration,
+                                    budget: config.budget, scheduler: config.scheduler)
+        let loaded = planner.loadedExits
+        model = loaded == probe.exits ? probe
+            : try LoadedModel(directory: config.model, upToExit: loaded, maxMessageBytes: config.limits.maxMessageBytes)
+        sessions = SessionTable(maxSessions: config.limits.maxSessions, idleSeconds: config.limits.sessionIdleS)
+        stats = ServingStats(exits: model.exits)
+
+        context = try ZMQContext()
+        var curve: CurveServerKeys?
+        if config.security.curve.enabled {
+            curve = try CurveServerKeys(config.security.curve)
+            let allowed = curve!.clientKeys
+            let log = logger
+            authenticator = ZAPAuthenticator(context: context, allowedPublicKeys: allowed) { denial in
+                log.warning("CURVE client denied", metadata: ["address": "\(denial.request.address)", "reason": "\(denial.reason)"])
+            }
+            try authenticator!.start()
+        } else {
+            authenticator = nil
+        }
+        policySocket = try context.socket(.router)
+        actionsSocket = try context.socket(.pub)
+        controlSocket = try context.socket(.rep)
+        for (name, socket, endpoint) in [("policy", policySocket, config.endpoints.policy),
+                                         ("actions", actionsSocket, config.endpoints.actions),
+                                         ("control", controlSocket, config.endpoints.control)] {
+            try socket.set(.linger(milliseconds: 0))
+            if let curve {
+                try socket.set(.zapDomain("reflex"))
+                try socket.set(.curveServer(true))
+                try socket.set(.curveSecretKey(curve.server.secretKey))
+            }
+            try socket.bind(endpoint)
+            boundEndpoints[name] = (try? socket.lastEndpoint) ?? endpoint
+        }
+        // The socket's own cut-off sits well above max_message_bytes so that oversize requests
+        // still reach the decoder and get a `too_large` answer; far larger ones are dropped.
+        try policySocket.set(.maxMessageSize(bytes: Int64(max(config.limits.maxMessageBytes, 1 << 20)) * 4))
+        try controlSocket.set(.maxMessageSize(bytes: 1 << 20))
+        try policySocket.set(.sendHighWaterMark(messages: 10_000))
+        try policySocket.set(.receiveHighWaterMark(messages: 10_000))
+    }
+
+    // MARK: - The loop
+
+    /// Serves until SIGTERM/SIGINT; then answers what is queued and returns.
+    public func run() throws {
+        let poller = ZMQPoller()
+        _ = try poller.add(policySocket)
+        _ = try poller.add(controlSocket)
+        _ = poller.add(fileDescriptor: signals.fd)
+        log.info("serving", metadata: [
+            "model": "\(model.bundle.manifest.name)", "sha256": "\(model.bundle.sha256.prefix(12))",
+            "exits": "\(model.exits)", "loaded_exits": "\(model.policy.loadedExits)",
+            "policy": "\(boundEndpoints["policy"]!)", "actions": "\(boundEndpoints["actions"]!)",
+            "control": "\(boundEndpoints["control"]!)", "curve": "\(authenticator != nil)",
+        ])
+        notifier.ready(status: statusLine)
+        let watchdogMs = notifier.watchdogInterval.map { Int($0 * 1000) } ?? 1000
+        while !stopping {
+            let timeout = queue.isEmpty ? min(watchdogMs, 250) : 0
+            let ready = try poller.poll(timeoutMs: timeout)
+            if ready[2].contains(.readable) { handleSignals() }
+            if ready[0].contains(.readable) || !queue.isEmpty { drainPolicy() }
+            if ready[1].contains(.readable) { drainControl() }
+            if !queue.isEmpty { serve(queue.removeFirst()) }
+            housekeeping()
+        }
+        shutdown()
+    }
+
+    private func handleSignals() {
+        for event in signals.drain() {
+            switch event {
+            case .stop:
+                if !stopping { log.info("stop signal: answering what is queued, then exiting") }
+                stopping = true
+            case .reload:
+                reload(reason: "SIGHUP")
+            }
+        }
+    }
+
+    private func housekeeping() {
+        let now = MonotonicClock.now()
+        if let interval = notifier.watchdogInterval, Double(now &- lastWatchdog) / 1e9 >= interval * 0.5 {
+            notifier.watchdog()
+            lastWatchdog = now
+        }
+        if now &- lastHousekeeping > 1_000_000_000 {
+            lastHousekeeping = now
+            for robot in sessions.evictIdle(now: now) { log.info("session idle, dropped", metadata: ["robot": "\(robot)"]) }
+            notifier.status(statusLine)
+        }
+    }
+
+    private var statusLine: String {
+        "serving \(model.bundle.manifest.name): \(stats.steps) steps, \(sessions.count) sessions\(paused ? ", paused" : "")"
+    }
+
+    private func shutdown() {
+        notifier.stopping()
+        let deadline = MonotonicClock.now() + 1_500_000_000
+        drainPolicy()
+        while !queue.isEmpty {
+            let p = queue.removeFirst()
+            if MonotonicClock.now() < deadline { serve(p) } else {
+                reply(error: WireError(.overloaded, "the daemon is stopping", robot: p.request.header.robot, seq: p.request.header.seq), envelope: p.envelope)
+            }
+        }
+        authenticator?.stop()
+        for s in [policySocket, actionsSocket, controlSocket] { s.close() }
+        context.terminate()
+        log.info("stopped", metadata: ["steps": "\(stats.steps)"])
+    }
+
+    // MARK: - Policy socket
+
+    /// Takes every waiting request off the socket (bounded, so a flood cannot starve the engine).
+    private func drainPolicy() {
+        for _ in 0..<1024 {
+            guard let frames = (try? policySocket.tryReceiveMultipart()) ?? nil else { return }
+            accept(frames, receipt: MonotonicClock.now())
+        }
+    }
+
+    private func accept(_ frames: [ZMQMessage], receipt: UInt64) {
+        guard let (envelope, body) = RoutingEnvelope.split(frames) else { return }  // no identity: nothing to answer
+        let envelopeFrames = Array(envelope)
+        let request: WireRequest
+        do {
+            request = try model.decoder.decode(Array(body))
+        } catch {
+            reply(error: error, envelope: envelopeFrames)
+            return
+        }
+        let h = request.header
+        switch h.type {
+        case .ping:
+            sendReply(ReplyEncoder.pong(robot: h.robot, seq: h.seq, model: model.bundle.manifest.name,
+                                        modelSHA256: model.bundle.sha256, version: ReflexVersion.string, exits: model.exits),
+                      action: nil, envelope: envelopeFrames)
+        case .reset:
+            sessions.reset(h.robot!)
+            // A reset also voids the robot's queued steps: they belonged to the old episode.
+            for p in queue where p.robot == h.robot {
+                reply(error: WireError(.stale, "superseded by a reset", robot: p.robot, seq: p.request.header.seq), envelope: p.envelope)
+            }
+            queue.removeAll { $0.robot == h.robot }
+            sendReply(ReplyEncoder.ok(robot: h.robot, seq: h.seq), action: nil, envelope: envelopeFrames)
+        case .step:
+            let robot = h.robot!
+            if paused {
+                reply(error: WireError(.paused, "the operator paused the daemon; hold", robot: robot, seq: h.seq), envelope: envelopeFrames)
+                return
+            }
+            guard sessions.admits(robot) else {
+                reply(error: WireError(.overloaded, "session limit reached (\(config.limits.maxSessions) robots)", robot: robot, seq: h.seq), envelope: envelopeFrames)
+                return
+            }
+            // Latest wins: past `pending_per_robot` queued steps, the oldest is answered `stale`.
+            let mine = queue.indices.filter { queue[$0].robot == robot }
+            if mine.count >= config.limits.pendingPerRobot {
+                let old = queue.remove(at: mine[0])
+                reply(error: WireError(.stale, "superseded by a newer request of the same robot", robot: robot, seq: old.request.header.seq), envelope: old.envelope)
+            }
+            guard queue.count < maxQueued else {
+                reply(error: WireError(.overloaded, "request queue full (\(maxQueued))", robot: robot, seq: h.seq), envelope: envelopeFrames)
+                return
+            }
+            queue.append(PendingStep(envelope: envelopeFrames, request: request, receipt: receipt))
+        }
+    }
+
+    private var maxQueued: Int { max(1, config.limits.maxSessions * config.limits.pendingPerRobot) }
+
+    /// Runs one step: the scheduler's plan, the engine, the reply and its published copy.
+    private func serve(_ p: PendingStep) {
+        let h = p.request.header
+        let robot = p.robot
+        let start = MonotonicClock.now()
+        let deadlineMs = [h.deadlineMs, config.budget.deadlineMs].compactMap { $0 }.min()
+        let deadlineUs = deadlineMs.map { $0 * 1000 }
+        var session = sessions.session(robot, now: start, makeState: model.policy.makeState)
+        let tokens = session.tokens(for: h.instruction ?? "", tokenizer: model.policy.tokenizer)
+        let (thresholds, probe) = planner.plan(elapsedUs: MonotonicClock.microseconds(from: p.receipt, to: start), deadlineUs: deadlineUs)
+        var rule = DaemonStopRule(thresholds: thresholds, probe: probe, deadlineUs: deadlineUs, receipt: p.receipt,
+                                  start: start, totalExits: model.exits, deadlineGuard: planner.deadlineGuard)
+        guard let image = p.request.tensor(named: "image"), let state = p.request.tensor(named: "state") else {
+            reply(error: WireError(.badTensor, "image and state are required", robot: robot, seq: h.seq), envelope: p.envelope)
+            return
+        }
+        var recurrent = session.recurrent
+        do {
+            try image.frame.withUnsafeBytes { img in
+                try state.frame.withUnsafeBytes { st in
+                    try model.policy.step(Observation(image: img, state: st, words: tokens.ids), state: &recurrent,
+                                          rule: &rule, workspace: model.workspace, output: &model.output)
+                }
+            }
+        } catch {
+            reply(error: WireError(.internalError, "\(error)", robot: robot, seq: h.seq), envelope: p.envelope)
+            return
+        }
+        let inferEnd = MonotonicClock.now()
+        let out = model.output
+        planner.deadlineGuard = rule.deadlineGuard
+        guard out.action.allSatisfy(\.isFinite) else {
+            // Never send a non-finite action; the recurrent state that produced it is dropped too.
+            session.recurrent = model.policy.makeState()
+            sessions.store(session)
+            log.error("model produced a non-finite action", metadata: ["robot": "\(robot)", "exit": "\(out.exit)"])
+            reply(error: WireError(.internalError, "the model produced a non-finite action; the robot's state was reset", robot: robot, seq: h.seq), envelope: p.envelope)
+            return
+        }
+        session.recurrent = recurrent
+        session.lastSeen = inferEnd
+        session.lastSeq = h.seq
+        session.steps += 1
+        sessions.store(session)
+        let gflops = Double(out.flops) / 1e9
+        planner.observe(exit: out.exit, distances: out.distances[0..<out.exit], probe: probe, gflops: gflops)
+
+        var reply = ActionReply(robot: robot, seq: h.seq, exit: out.exit, exits: model.exits, reason: rule.reason, gflops: gflops,
+                                timing: StepTiming(queue: 0, infer: 0, total: 0), actionShape: [out.action.count],
+                                unknownWords: tokens.unknownWords)
+        let end = MonotonicClock.now()
+        reply.timing = StepTiming(queue: UInt64(MonotonicClock.microseconds(from: p.receipt, to: start)),
+                                  infer: UInt64(MonotonicClock.microseconds(from: start, to: inferEnd)),
+                                  total: UInt64(MonotonicClock.microseconds(from: p.receipt, to: end)))
+        let header = ReplyEncoder.action(reply)
+        let actionBytes = out.action.withUnsafeBytes { Array($0) }
+        sendReply(header, action: actionBytes, envelope: p.envelope)
+        let totalUs = MonotonicClock.microseconds(from: p.receipt, to: MonotonicClock.now())
+        planner.deadlineGuard.recordFinish(latencyUs: MonotonicClock.microseconds(from: inferEnd, to: MonotonicClock.now()))
+        publish(robot: robot, header: header, action: actionBytes)
+        stats.recordStep(exit: out.exit, reason: rule.reason.rawValue, totalUs: totalUs,
+                         missed: deadlineUs.map { totalUs > $0 } ?? false, probe: probe)
+    }
+
+    private func sendReply(_ header: [UInt8], action: [UInt8]?, envelope: [ZMQMessage]) {
+        do {
+            var frames = envelope
+            frames.append(try ZMQMessage(copying: header))
+            if let action { frames.append(try ZMQMessage(copying: action)) }
+            _ = try policySocket.trySend(frames)
+        } catch {
+            log.debug("reply not sent", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private func reply(error: Error, envelope: [ZMQMessage]) {
+        let e = (error as? WireError) ?? WireError(.internalError, "\(error)")
+        stats.countError(e.code.rawValue)
+        log.debug("request refused", metadata: ["code": "\(e.code.rawValue)", "robot": "\(e.robot ?? "-")", "message": "\(e.message)"])
+        sendReply(ReplyEncoder.error(e), action: nil, envelope: envelope)
+    }
+
+    private func publish(robot: String, header: [UInt8], action: [UInt8]) {
+        do {
+            _ = try actionsSocket.trySend([try ZMQMessage(robot), try ZMQMessage(copying: header), try ZMQMessage(copying: action)])
+        } catch {
+            log.debug("publish failed", metadata: ["error": "\(error)"])
+        }
+    }
+
+    // MARK: - Control socket
+
+    private func drainControl() {
+        for _ in 0..<64 {
+            guard let frames = (try? controlSocket.tryReceiveMultipart()) ?? nil else { return }
+            let answer = control(frames.first.map { $0.bytes } ?? [])
+            _ = try? controlSocket.send([answer])
+        }
+    }
+
+    private func control(_ bytes: [UInt8]) -> String {
+        guard case .object(let req)? = try? WireJSON.parse(bytes), case .string(let cmd)? = req["cmd"] else {
+            return #"{"error":"expected a JSON object with a string \"cmd\""}"#
+        }
+        switch cmd {
+        case "stats": return ControlReply.json(statsObject)
+        case "budget":
+            do {
+                let updated = try config.budget.updated(with: req)
+                try applyBudget(updated)
+                return ControlReply.json(["budget": budgetObject])
+            } catch {
+                return ControlReply.error("\(error)")
+            }
+        case "reload":
+            return reload(reason: "control socket") ? ControlReply.json(["ok": true]) : ControlReply.error("the config file is invalid; the old config stays (see the log)")
+        case "pause":
+            paused = true
+            log.notice("paused by the operator: steps are answered 'paused'")
+            return ControlReply.json(["paused": true])
+        case "resume":
+            paused = false
+            log.notice("resumed by the operator")
+            return ControlReply.json(["paused": false])
+        default:
+            return ControlReply.error("unknown command '\(cmd)' (stats, budget, reload, pause, resume)")
+        }
+    }
+
+    private var budgetObject: [String: Any] {
+        var b: [String: Any] = [:]
+        switch planner.budget.average {
+        case .fraction(let f): b["average_fraction"] = f
+        case .gflops(let g): b["average_gflops"] = g
+        }
+        b["deadline_ms"] = planner.budget.deadlineMs ?? NSNull()
+        b["memory_mb"] = planner.budget.memoryMB ?? NSNull()
+        return b
+    }
+
+    var statsObject: [String: Any] {
+        [
+            "steps": stats.steps, "errors": stats.errors, "exit_histogram": stats.exitHistogram,
+            "window_steps": planner.windowSteps,
+            "mean_gflops": planner.meanGFLOPs ?? NSNull(), "mean_fraction": planner.meanFraction ?? NSNull(),
+            "latency_us": stats.latencySummary, "deadline_misses": stats.deadlineMisses, "probes": stats.probes,
+            "reasons": stats.reasons,
+            "thresholds": planner.thresholds.map { $0.map { $0 as Any } ?? NSNull() },
+            "budget": budgetObject, "loaded_exits": model.policy.loadedExits,
+            "resident_model_bytes": model.bundle.residentBytes, "sessions": sessions.count, "paused": paused,
+            "scheduler": config.scheduler.mode == .online ? "online" : "fixed",
+            "model": model.bundle.manifest.name, "model_sha256": model.bundle.sha256,
+        ]
+    }
+
+    /// Applies a budget live: thresholds from the next step on; a new memory cap reloads the
+    /// model to the depth that fits (sessions keep their state: the head is the same).
+    private func applyBudget(_ budget: BudgetConfig) throws {
+        var p = planner
+        let loaded = try p.apply(budget)
+        if loaded != model.policy.loadedExits {
+            model = try LoadedModel(directory: config.model, upToExit: loaded, maxMessageBytes: config.limits.maxMessageBytes)
+            log.notice("memory cap moved the last loaded exit", metadata: ["loaded_exits": "\(loaded)", "resident_bytes": "\(model.bundle.residentBytes)"])
+        }
+        planner = p
+        config.budget = budget
+        log.notice("budget applied", metadata: ["budget": "\(budget)"])
+    }
+
+    /// Re-reads the config file; an invalid one is rejected and the running config stays.
+    @discardableResult
+    private func reload(reason: String) -> Bool {
+        guard let file = config.file else { return false }
+        notifier.reloading()
+        defer { notifier.status(statusLine); notifier.send("READY=1") }
+        let next: DaemonConfig
+        do {
+            next = try ConfigLoader.load(path: file, checkFiles: true)
+        } catch {
+            log.error("reload rejected, keeping the running config", metadata: ["reason": "\(reason)", "problems": "\(error)"])
+            return false
+        }
+        if next.endpoints != config.endpoints || next.security != config.security {
+            log.warning("endpoint and security changes take effect at the next restart")
+        }
+        do {
+            if next.model != config.model || next.scheduler != config.scheduler || next.limits.maxMessageBytes != config.limits.maxMessageBytes {
+                let full = try LoadedModel(directory: next.model, upToExit: nil, maxMessageBytes: next.limits.maxMessageBytes)
+                var p = try BudgetPlanner(cost: full.policy.cost, calibration: full.bundle.calibration, budget: next.budget, scheduler: next.scheduler)
+                let loaded = p.loadedExits
+                let m = loaded == full.exits ? full : try LoadedModel(directory: next.model, upToExit: loaded, maxMessageBytes: next.limits.maxMessageBytes)
+                p.deadlineGuard = next.model == config.model ? planner.deadlineGuard : p.deadlineGuard
+                if m.bundle.sha256 != model.bundle.sha256 {
+                    sessions.resetAll(makeState: m.policy.makeState)
+                    stats = ServingStats(exits: m.exits)
+                }
+                model = m
+                planner = p
+            } else {
+                try applyBudget(next.budget)
+            }
+        } catch {
+            log.error("reload rejected, keeping the running config", metadata: ["reason": "\(reason)", "error": "\(error)"])
+            return false
+        }
+        let endpoints = config.endpoints, security = config.security
+        config = next
+        config.endpoints = endpoints
+        config.security = security
+        sessions.maxSessions = next.limits.maxSessions
+        sessions.idleNanoseconds = UInt64(next.limits.sessionIdleS * 1e9)
+        MultiExitPolicy.setThreads(next.engine.threads)
+        log.notice("config reloaded", metadata: ["reason": "\(reason)", "file": "\(file)"])
+        return true
+    }
+}
+
+/// JSON text for the control socket's replies.
+enum ControlReply {
+    static func json(_ object: [String: Any]) -> String {
+        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else {
+            return #"{"error":"internal: reply not encodable"}"#
+        }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    static func error(_ message: String) -> String { json(["error": message]) }
+}

@@ -1,1 +1,0 @@
-print("reflexd: not yet wired")

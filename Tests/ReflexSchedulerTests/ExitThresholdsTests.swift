@@ -1,0 +1,25 @@
+import Testing
+@testable import ReflexScheduler
+
+@Suite struct ExitThresholdsTests {
+    let thresholds = ExitThresholds([0.3, -.infinity, 0.1, 0.2])
+
+    @Test func stopsAtOrUnderTheThreshold() {
+        #expect(thresholds.stops(atExit: 1, distance: 0.3))
+        #expect(!thresholds.stops(atExit: 1, distance: 0.31))
+        #expect(!thresholds.stops(atExit: 2, distance: 0))
+    }
+
+    @Test func lastExitAlwaysStopsEvenOnNaN() {
+        #expect(thresholds.values.last == .infinity)
+        #expect(thresholds.stops(atExit: 4, distance: .nan))
+    }
+
+    @Test func nanNeverStopsOnAThreshold() {
+        #expect(!thresholds.stops(atExit: 1, distance: .nan))
+    }
+
+    @Test func reportableShowsNullWhereNoThresholdApplies() {
+        #expect(thresholds.reportable == [0.3, nil, 0.1, nil])
+    }
+}
