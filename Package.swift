@@ -43,7 +43,8 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "reflex", dependencies: [
-            "ReflexDaemon", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "ReflexDaemon", "ReflexEngine", "ReflexScheduler", "ZeroMQ",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
         // Test-only: counts heap allocations per thread (interposes malloc in the test binary).

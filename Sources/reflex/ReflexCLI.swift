@@ -7,5 +7,7 @@ struct ReflexCLI: ParsableCommand {
         commandName: "reflex",
         abstract: "Operator tool for reflexd: inspect models, talk to a running daemon, benchmark.",
         version: ReflexVersion.string,
-        subcommands: [InspectCommand.self, BenchCommand.self])
+        subcommands: [InspectCommand.self, StepCommand.self, StatsCommand.self, BudgetCommand.self, PauseCommand.self,
+                      ResumeCommand.self, ReloadCommand.self, CalibrateCommand.self, BenchCommand.self, KeygenCommand.self,
+                      ControlCommand.self])
 }

@@ -2,11 +2,11 @@ import Testing
 @testable import ReflexScheduler
 
 @Suite struct ExitThresholdsTests {
-    let thresholds = ExitThresholds([0.3, -.infinity, 0.1, 0.2])
+    let thresholds = ExitThresholds([0.25, -.infinity, 0.125, 0.5])
 
     @Test func stopsAtOrUnderTheThreshold() {
-        #expect(thresholds.stops(atExit: 1, distance: 0.3))
-        #expect(!thresholds.stops(atExit: 1, distance: 0.31))
+        #expect(thresholds.stops(atExit: 1, distance: 0.25))
+        #expect(!thresholds.stops(atExit: 1, distance: 0.2501))
         #expect(!thresholds.stops(atExit: 2, distance: 0))
     }
 
@@ -20,6 +20,6 @@ import Testing
     }
 
     @Test func reportableShowsNullWhereNoThresholdApplies() {
-        #expect(thresholds.reportable == [0.3, nil, 0.1, nil])
+        #expect(thresholds.reportable == [0.25, nil, 0.125, nil])
     }
 }

@@ -39,16 +39,32 @@ public enum ReplyEncoder {
         return writer.bytes
     }
 
-    /// `{"v":1,"type":"pong","robot","seq","model","model_sha256","version","exits"}`.
+    /// `{"v":1,"type":"pong","robot","seq","model","model_sha256","version","exits","inputs"}`;
+    /// `inputs` (the tensors a step must carry) goes beyond the contract so that a client can
+    /// build a step without the bundle at hand.
     public static func pong(
-        robot: String?, seq: UInt64?, model: String, modelSHA256: String, version: String, exits: Int
+        robot: String?, seq: UInt64?, model: String, modelSHA256: String, version: String, exits: Int,
+        inputs: [TensorSpec] = []
     ) -> [UInt8] {
-        var writer = JSONWriter(capacity: 192)
+        var writer = JSONWriter(capacity: 256)
         begin(&writer, type: "pong", robot: robot, seq: seq)
         writer.key("model"); writer.string(model)
         writer.key("model_sha256"); writer.string(modelSHA256)
         writer.key("version"); writer.string(version)
         writer.key("exits"); writer.integer(exits)
+        writer.key("inputs")
+        writer.beginArray()
+        for spec in inputs {
+            writer.beginObject()
+            writer.key("name"); writer.string(spec.name)
+            writer.key("dtype"); writer.string(spec.dtype.rawValue)
+            writer.key("shape")
+            writer.beginArray()
+            for d in spec.shape { writer.integer(d) }
+            writer.endArray()
+            writer.endObject()
+        }
+        writer.endArray()
         writer.endObject()
         return writer.bytes
     }

@@ -176,7 +176,8 @@ public final class PolicyServer {
         switch h.type {
         case .ping:
             sendReply(ReplyEncoder.pong(robot: h.robot, seq: h.seq, model: model.bundle.manifest.name,
-                                        modelSHA256: model.bundle.sha256, version: ReflexVersion.string, exits: model.exits),
+                                        modelSHA256: model.bundle.sha256, version: ReflexVersion.string, exits: model.exits,
+                                        inputs: model.decoder.inputs),
                       action: nil, envelope: envelopeFrames)
         case .reset:
             sessions.reset(h.robot!)

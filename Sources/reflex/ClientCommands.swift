@@ -1,0 +1,143 @@
+import ArgumentParser
+import ZeroMQ
+import Foundation
+import ReflexDaemon
+
+/// Options every command that talks to a running daemon shares.
+struct DaemonConnection: ParsableArguments {
+    @Option(help: "Daemon endpoint (default: the policy or control endpoint of etc/reflexd.yaml).") var endpoint: String?
+    @Option(help: "Reply timeout, milliseconds.") var timeoutMs = 5000
+    @Option(help: "CURVE: the server's public key (Z85 or key file).") var serverKey: String?
+    @Option(help: "CURVE: this client's secret key (Z85 or key file).") var clientSecret: String?
+
+    func curve() throws -> ClientCurveKeys? {
+        guard let s = serverKey, let c = clientSecret else {
+            if serverKey != nil || clientSecret != nil { throw ValidationError("CURVE needs both --server-key and --client-secret") }
+            return nil
+        }
+        return try ClientCurveKeys(serverPublic: s, clientSecret: c)
+    }
+}
+
+func printJSON(_ obj: Any) {
+    let data = (try? JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
+    print(String(decoding: data, as: UTF8.self))
+}
+
+struct StepCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "step", abstract: "Send one observation to a running daemon and print the reply.")
+
+    @OptionGroup var connection: DaemonConnection
+    @Option(help: "Camera image, .npy (uint8 H×W×C, C order).") var image: String?
+    @Option(help: "Robot state, .npy (float32 [D]).") var state: String?
+    @Flag(help: "Send a synthetic observation of the shapes the daemon's model expects.") var synthetic = false
+    @Option(help: "The task in words.") var instruction: String
+    @Option(help: "Robot id.") var robot = "cli"
+    @Option(help: "A tighter deadline for this step, milliseconds.") var deadlineMs: Double?
+
+    func run() throws {
+        let client = try PolicyClient(endpoint: connection.endpoint ?? "tcp://127.0.0.1:5555", timeoutMs: connection.timeoutMs,
+                                      curve: try connection.curve())
+        var tensors: [(name: String, dtype: String, shape: [Int], bytes: [UInt8])] = []
+        if synthetic || image == nil || state == nil {
+            guard synthetic else { throw ValidationError("give --image and --state, or --synthetic") }
+            let pong = try client.request(["type": "ping", "robot": robot])
+            guard case .object(let o) = pong.header, case .array(let inputs)? = o["inputs"] else {
+                throw ValidationError("the daemon did not say which inputs its model expects")
+            }
+            for case .object(let spec) in inputs {
+                guard case .string(let name)? = spec["name"], case .string(let dtype)? = spec["dtype"],
+                      case .array(let dims)? = spec["shape"] else { continue }
+                let shape = dims.compactMap { if case .number(let n) = $0 { return n.int }; return nil }
+                let count = shape.reduce(1, *)
+                // A mid-grey image and a zero state: a valid observation, not a meaningful one.
+                let bytes = dtype == "uint8" ? [UInt8](repeating: 128, count: count) : [UInt8](repeating: 0, count: 4 * count)
+                tensors.append((name, dtype, shape, bytes))
+            }
+        }
+        for (name, path) in [("image", image), ("state", state)] {
+            guard let path else { continue }
+            let npy = try NumpyFile(path: path)
+            tensors.removeAll { $0.name == name }
+            tensors.append((name, npy.dtype, npy.shape, npy.bytes))
+        }
+        var fields: [String: Any] = ["type": "step", "robot": robot, "instruction": instruction]
+        if let d = deadlineMs { fields["deadline_ms"] = d }
+        let reply = try client.request(fields, tensors: tensors)
+        print(String(decoding: reply.headerBytes, as: UTF8.self))
+        if reply.type == "error" { throw ExitCode(1) }
+        if let bytes = reply.frames.first {
+            let action = stride(from: 0, to: bytes.count, by: 4).map { i in
+                Float(bitPattern: UInt32(bytes[i]) | UInt32(bytes[i + 1]) << 8 | UInt32(bytes[i + 2]) << 16 | UInt32(bytes[i + 3]) << 24)
+            }
+            print("action: [" + action.map { String(format: "%.6f", $0) }.joined(separator: ", ") + "]")
+        }
+    }
+}
+
+/// `stats`, `pause`, `resume`, `reload`: one control command, its JSON answer printed.
+struct ControlCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "control", abstract: "Send a raw control command (JSON object).", shouldDisplay: false)
+    @OptionGroup var connection: DaemonConnection
+    @Argument var json: String
+    func run() throws {
+        guard let obj = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any] else { throw ValidationError("not a JSON object") }
+        printJSON(try ControlRequest.send(obj, endpoint: connection.endpoint ?? "tcp://127.0.0.1:5557", timeoutMs: connection.timeoutMs, curve: try connection.curve()))
+    }
+}
+
+func control(_ cmd: [String: Any], _ c: DaemonConnection) throws {
+    printJSON(try ControlRequest.send(cmd, endpoint: c.endpoint ?? "tcp://127.0.0.1:5557", timeoutMs: c.timeoutMs, curve: try c.curve()))
+}
+
+struct StatsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "stats", abstract: "Print the daemon's counters, thresholds and budget (JSON).")
+    @OptionGroup var connection: DaemonConnection
+    func run() throws { try control(["cmd": "stats"], connection) }
+}
+
+struct PauseCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "pause", abstract: "Operator stop: steps are answered 'paused' until resume.")
+    @OptionGroup var connection: DaemonConnection
+    func run() throws { try control(["cmd": "pause"], connection) }
+}
+
+struct ResumeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "resume", abstract: "Serve steps again after a pause.")
+    @OptionGroup var connection: DaemonConnection
+    func run() throws { try control(["cmd": "resume"], connection) }
+}
+
+struct ReloadCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "reload", abstract: "Re-read the config file (as SIGHUP).")
+    @OptionGroup var connection: DaemonConnection
+    func run() throws { try control(["cmd": "reload"], connection) }
+}
+
+struct BudgetCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "budget", abstract: "Change the budget live: average_fraction=, average_gflops=, deadline_ms=, memory_mb= (null removes a cap).")
+    @OptionGroup var connection: DaemonConnection
+    @Argument(help: "KEY=VALUE pairs.") var assignments: [String]
+    func run() throws {
+        var cmd: [String: Any] = ["cmd": "budget"]
+        for a in assignments {
+            let parts = a.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2 else { throw ValidationError("'\(a)' is not KEY=VALUE") }
+            if parts[1] == "null" { cmd[parts[0]] = NSNull() } else if let v = Double(parts[1]) { cmd[parts[0]] = v } else {
+                throw ValidationError("'\(parts[1])' is not a number (or null)")
+            }
+        }
+        try control(cmd, connection)
+    }
+}
+
+struct KeygenCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "keygen", abstract: "Write a CURVE key pair: DIR/NAME.public and DIR/NAME.secret (mode 0600).")
+    @Option(help: "Directory to write into.") var out: String
+    @Option(help: "Key name.") var name: String
+    func run() throws {
+        let (pub, sec) = try KeyFile.writePair(try CurveKeyPair.generate(), directory: out, name: name)
+        print("public key: \(pub)\nsecret key: \(sec)")
+    }
+}
