@@ -11,8 +11,8 @@ public struct BudgetSolver: Sendable {
         public let thresholds: ExitThresholds
         /// Share of the (weighted) samples answered at each loaded exit when replayed.
         public let exitShares: [Double]
-        /// Mean cost of the replay, GFLOPs; at most the target unless the target is below it
-        /// only by the granularity of the samples.
+        /// Mean cost of the replay, GFLOPs: the largest these samples can realise without
+        /// exceeding the target (they move one sample, one exit at a time).
         public let expectedGFLOPs: Double
         /// The solved λ: 0 = everything at exit 1, +infinity = everything at full depth.
         public let lambda: Double
@@ -47,19 +47,20 @@ public struct BudgetSolver: Sendable {
         let k = try loaded(exits)
         if try fullDepthSuffices(target, exits: k) { return fullDepth(exits: k) }
         let replay = try Replay(costs: Array(costs[..<k]), set: set)
+        let limit = target * (1 + 1e-12)  // a cost equal to the target, up to rounding, meets it
 
         // Cost rises with log λ (shares move to deeper exits). ±40 reaches "all at exit 1" and
         // "all at full depth" for any realistic sample count (it needs |log λ| > log 2N).
         var lo = -40.0, hi = 40.0
         var best = replay.run(logLambda: lo)
-        if best.expectedGFLOPs > target { return best }  // ties at exit 1 make exit 1 alone the floor
-        if replay.run(logLambda: hi).expectedGFLOPs <= target { return fullDepth(exits: k) }
+        if best.expectedGFLOPs > limit { return best }  // cannot happen: all out at exit 1 costs C_1
+        if replay.run(logLambda: hi).expectedGFLOPs <= limit { return fullDepth(exits: k) }
         // Cost is a step function of λ; its steps are ~1/N apart in log λ, so 1e-6 resolves
         // every one of them for sample sets up to ~10^5.
         while hi - lo > 1e-6 {
             let mid = (lo + hi) / 2
             let trial = replay.run(logLambda: mid)
-            if trial.expectedGFLOPs <= target { lo = mid; best = trial } else { hi = mid }
+            if trial.expectedGFLOPs <= limit { lo = mid; best = trial } else { hi = mid }
         }
         return best
     }

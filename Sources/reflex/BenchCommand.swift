@@ -5,7 +5,7 @@ import ReflexDaemon
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Benchmarks that print JSON (--json) against a baseline measured in the same run.",
-        subcommands: [EngineBenchCommand.self])
+        subcommands: [EngineBenchCommand.self, TransportBenchCommand.self])
 }
 
 /// Progress goes to stderr so that stdout stays the table and the JSON line.
@@ -43,5 +43,35 @@ struct EngineBenchCommand: ParsableCommand {
         let bench = EngineBench(options: o, tools: try PythonTools(toolsDirectory: tools), log: progress)
         let cases = try bench.run()
         try printReport(cases, extra: ["benchmark": "engine"], json: json, table: EngineBench.table(cases))
+    }
+}
+
+struct TransportBenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "transport", abstract: "Raw libzmq round trip vs reflexd's ping and step round trips; the daemon's overhead.")
+
+    @Option(help: "Round trips per case.") var iterations = 2000
+    @Option(help: "reflexd binary (default: next to this reflex).") var reflexd: String?
+    @Option(help: "The repository's tools/ folder (to make the benchmark bundle).") var tools: String?
+    @Flag(help: "End with one JSON line.") var json = false
+
+    func run() throws {
+        let root = NSHomeDirectory() + "/.cache/reflex/bench"
+        if !FileManager.default.fileExists(atPath: root + "/transport/manifest.json") {
+            progress("writing the transport benchmark bundle to \(root)")
+            _ = try PythonTools(toolsDirectory: tools).run(module: "reflex_model.make_bench_bundles", [root, "--only", "transport"])
+        }
+        let exe = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        let bench = TransportBench(reflexd: reflexd ?? exe.appendingPathComponent("reflexd").path, bundle: root + "/transport",
+                                   iterations: iterations, log: progress)
+        let cases = try bench.run()
+        var table = "case  payload_B  raw_zmq_us  daemon_us  engine_us  overhead_us  overhead/raw\n"
+        for c in cases {
+            func v(_ k: String) -> Double { c[k] as? Double ?? .nan }
+            table += (c["case"] as! String).padding(toLength: 5, withPad: " ", startingAt: 0)
+            table += String(format: " %9d %11.1f %10.1f %10.1f %12.1f %13.2f\n", c["payload_bytes"] as! Int, v("raw_zmq_us"),
+                            v("daemon_us"), v("engine_us"), v("daemon_overhead_us"), v("overhead_over_raw"))
+        }
+        try printReport(cases, extra: ["benchmark": "transport"], json: json, table: table)
     }
 }

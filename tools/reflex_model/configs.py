@@ -29,3 +29,14 @@ BENCH_CONFIGS = {
     "default": (DEFAULT_ARCHITECTURE, DEFAULT_IMAGE_SHAPE, DEFAULT_STATE_DIM, DEFAULT_ACTION_DIM),
     "large": (LARGE_ARCHITECTURE, LARGE_IMAGE_SHAPE, DEFAULT_STATE_DIM, DEFAULT_ACTION_DIM),
 }
+
+# A small model that takes a 128×128×3 camera image, so that `reflex bench transport` measures
+# the daemon's overhead on a realistic payload without a long engine step in the way.
+TRANSPORT_ARCHITECTURE = {
+    "width": 32, "heads": 2, "mlp_hidden": 64,
+    "blocks": 2, "exit_every": 1,
+    "patch_size": 16, "instruction_tokens": 8,
+    "pool": "max", "norm_eps": 1e-5,
+    "head": {"lstm_hidden": 32, "lstm_layers": 1, "mlp_hidden": 32},
+}
+BENCH_CONFIGS["transport"] = (TRANSPORT_ARCHITECTURE, LARGE_IMAGE_SHAPE, DEFAULT_STATE_DIM, DEFAULT_ACTION_DIM)

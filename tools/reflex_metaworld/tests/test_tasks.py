@@ -3,7 +3,7 @@ import pytest
 
 pytest.importorskip("metaworld")
 
-from tools.metaworld import tasks as T  # noqa: E402
+from reflex_metaworld import tasks as T  # noqa: E402
 
 
 def test_twelve_tasks_with_instructions():

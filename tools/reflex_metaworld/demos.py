@@ -1,8 +1,8 @@
 """Generates the default model's demonstrations: Meta-World scripted experts, rendered camera images.
 
-    nice -n 10 ~/.cache/reflex/venv/bin/python -m tools.metaworld.demos            # all 12 tasks
-    python -m tools.metaworld.demos --tasks drawer-open-v3 --episodes 5 --out /tmp/d
-    python -m tools.metaworld.demos --check-experts 20      # expert success rates, no rendering
+    nice -n 10 ~/.cache/reflex/venv/bin/PYTHONPATH=tools python -m reflex_metaworld.demos            # all 12 tasks
+    PYTHONPATH=tools python -m reflex_metaworld.demos --tasks drawer-open-v3 --episodes 5 --out /tmp/d
+    PYTHONPATH=tools python -m reflex_metaworld.demos --check-experts 20      # expert success rates, no rendering
 
 Run from the repository root. Writes into --out (default ~/.cache/reflex/demos, outside git):
   <task>.npz        training episodes (layouts from tasks.TRAIN_SEEDS), successful ones only

@@ -4,8 +4,8 @@ import pytest
 pytest.importorskip("metaworld")
 pytest.importorskip("mujoco")
 
-from tools.metaworld import render as R  # noqa: E402
-from tools.metaworld import tasks as T  # noqa: E402
+from reflex_metaworld import render as R  # noqa: E402
+from reflex_metaworld import tasks as T  # noqa: E402
 
 
 @pytest.fixture(scope="module")

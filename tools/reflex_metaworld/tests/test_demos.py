@@ -5,8 +5,8 @@ import pytest
 
 pytest.importorskip("metaworld")
 
-from tools.metaworld import demos  # noqa: E402
-from tools.metaworld import tasks as T  # noqa: E402
+from reflex_metaworld import demos  # noqa: E402
+from reflex_metaworld import tasks as T  # noqa: E402
 
 
 def test_generate_one_episode_and_resume(tmp_path, monkeypatch):
