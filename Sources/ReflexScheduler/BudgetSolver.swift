@@ -22,6 +22,12 @@ public struct BudgetSolver: Sendable {
     public let costs: [Double]
 
     public init(costs: [Double]) throws {
+        try Self.validate(costs: costs)
+        self.costs = costs
+    }
+
+    /// Costs are cumulative GFLOPs per exit: positive, finite, strictly increasing.
+    static func validate(costs: [Double]) throws {
         guard !costs.isEmpty else { throw SchedulerError.invalidCosts("no exits") }
         guard costs.allSatisfy({ $0.isFinite && $0 > 0 }) else {
             throw SchedulerError.invalidCosts("every cost must be a positive number: \(costs)")
@@ -29,7 +35,6 @@ public struct BudgetSolver: Sendable {
         guard zip(costs, costs.dropFirst()).allSatisfy({ $0 < $1 }) else {
             throw SchedulerError.invalidCosts("costs must increase strictly with depth: \(costs)")
         }
-        self.costs = costs
     }
 
     /// Thresholds for the first `exits` exits (default: all) meeting `targetGFLOPs` on average.

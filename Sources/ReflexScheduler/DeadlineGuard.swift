@@ -45,7 +45,7 @@ public struct DeadlineGuard: Sendable {
 
     /// `costs[i]`: cumulative GFLOPs of a step that stops at exit i+1 (strictly increasing).
     public init(costs: [Double], configuration: Configuration = .init()) throws {
-        _ = try BudgetSolver(costs: costs)  // the same validation of costs
+        try BudgetSolver.validate(costs: costs)
         guard configuration.quantile > 0.5, configuration.quantile <= 1, configuration.window >= 1,
               configuration.marginFraction >= 0, configuration.marginUs >= 0,
               configuration.minSamples >= 1, configuration.coldFactor >= 1 else {
@@ -91,9 +91,11 @@ public struct DeadlineGuard: Sendable {
         return total
     }
 
-    /// The current estimate for one segment (what `shouldStop` adds), microseconds.
+    /// The current estimate for one segment (what `shouldStop` adds), microseconds; 0 for a
+    /// segment the model does not have.
     public func estimateUs(segment: Int) -> Double {
-        estimateUs(segment: segment, elapsedUs: 0, afterExit: 0)
+        guard segments.indices.contains(segment) else { return 0 }
+        return estimateUs(segment: segment, elapsedUs: 0, afterExit: 0)
     }
 
     private func estimateUs(segment: Int, elapsedUs: Double, afterExit: Int) -> Double {

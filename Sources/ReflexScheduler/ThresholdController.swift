@@ -180,6 +180,7 @@ public struct ThresholdController: Sendable {
 
     private mutating func adapt() throws {
         stepsSinceResolve = 0
+        window.resum()
         let first = costs[0], full = costs[loadedExits - 1]
         guard configuration.mode == .online, targetGFLOPs < full else {
             try resolve(target: min(targetGFLOPs, full), samples: calibration)

@@ -174,7 +174,7 @@ class Daemon:
             time.sleep(0.05)
         raise AssertionError(f"{text!r} not in the log within {timeout_s} s:\n{self.log()}")
 
-    def signal(self, sig: int) -> None:
+    def send_signal(self, sig: int) -> None:
         self.proc.send_signal(sig)
 
     def stop(self, sig: int = signal.SIGTERM, timeout_s: float = 10.0) -> int:

@@ -1,0 +1,180 @@
+"""Demonstrations for training the default model: loading, vocabulary, normalisation statistics,
+episode streams for truncated back-propagation through time, and image augmentation.
+
+The demonstration files are the generator's (`demos.py`): `<task>.npz` (training layouts) and
+`<task>-val.npz` (held-out validation layouts) with images uint8 [N, H, W, 3], states float32
+[N, 4] (obs[0:4]), actions float32 [N, 4] and per-episode `episode_start` / `episode_length`.
+"""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from reflex_model.network import split_words, tokenize
+
+from . import tasks as T
+
+PAD, UNKNOWN = "<pad>", "<unk>"
+ACTION_STD_FLOOR = 0.05   # a constant action dimension (e.g. a task's gripper) must not divide by ~0
+STATE_STD_FLOOR = 1e-3
+
+
+def build_vocabulary(instructions: Sequence[str] = tuple(t.instruction for t in T.TASKS)) -> dict:
+    """`<pad>`, `<unk>`, then every word of the instructions in order of first appearance."""
+    words = [PAD, UNKNOWN]
+    for text in instructions:
+        for w in split_words(text):
+            if w not in words:
+                words.append(w)
+    return {"words": words, "pad": PAD, "unknown": UNKNOWN}
+
+
+@dataclasses.dataclass
+class Demos:
+    """Every frame of one split, all tasks concatenated (frames of an episode are consecutive)."""
+    images: torch.Tensor        # [N, H, W, C] uint8
+    states: torch.Tensor        # [N, D] float32
+    actions: torch.Tensor       # [N, A] float32
+    word_ids: torch.Tensor      # [N, L] int64 (the episode's instruction)
+    ep_start: np.ndarray        # [E] int64, global frame index
+    ep_length: np.ndarray       # [E] int64
+    ep_task: np.ndarray         # [E] int64, index into task_names
+    task_names: list[str]
+    instructions: list[str]
+
+    @property
+    def frames(self) -> int:
+        return int(self.images.shape[0])
+
+    @property
+    def episodes(self) -> int:
+        return int(len(self.ep_start))
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return tuple(int(v) for v in self.images.shape[1:])
+
+    def episode_slice(self, e: int) -> slice:
+        return slice(int(self.ep_start[e]), int(self.ep_start[e] + self.ep_length[e]))
+
+    def subset_episodes(self, per_task: int) -> list[int]:
+        """The first `per_task` episodes of every task (a fixed subset for quick validation)."""
+        out = []
+        for k in range(len(self.task_names)):
+            out.extend([int(e) for e in np.flatnonzero(self.ep_task == k)[:per_task]])
+        return out
+
+
+def demo_path(directory: Path, task: str, split: str) -> Path:
+    return Path(directory) / (f"{task}.npz" if split == "train" else f"{task}-{split}.npz")
+
+
+def load_split(directory: str | Path, split: str, task_names: Sequence[str], vocabulary: dict,
+               instruction_tokens: int, max_episodes: int | None = None) -> Demos:
+    """Loads `split` ('train' or 'val') of the given tasks. max_episodes: per task (None = all)."""
+    images, states, actions, words = [], [], [], []
+    ep_start, ep_length, ep_task, instructions = [], [], [], []
+    offset = 0
+    for k, name in enumerate(task_names):
+        path = demo_path(Path(directory), name, split)
+        if not path.exists():
+            raise FileNotFoundError(f"{path}: missing demonstrations (run reflex_metaworld.demos)")
+        with np.load(path) as z:
+            starts, lengths = z["episode_start"].astype(np.int64), z["episode_length"].astype(np.int64)
+            if max_episodes is not None:
+                starts, lengths = starts[:max_episodes], lengths[:max_episodes]
+            end = int(starts[-1] + lengths[-1])
+            instruction = str(z["instruction"])
+            images.append(z["images"][:end])
+            states.append(z["states"][:end].astype(np.float32))
+            actions.append(z["actions"][:end].astype(np.float32))
+        if name in T.INSTRUCTIONS and instruction != T.INSTRUCTIONS[name]:
+            raise ValueError(f"{path}: instruction {instruction!r} differs from tasks.py's "
+                             f"{T.INSTRUCTIONS[name]!r}")
+        ids, unknown = tokenize(instruction, vocabulary, instruction_tokens)
+        if unknown:
+            raise ValueError(f"{path}: instruction words {unknown} are not in the vocabulary")
+        words.append(np.tile(np.asarray(ids, np.int64), (end, 1)))
+        ep_start.append(starts + offset)
+        ep_length.append(lengths)
+        ep_task.append(np.full(len(starts), k, np.int64))
+        instructions.append(instruction)
+        offset += end
+    return Demos(images=torch.from_numpy(np.concatenate(images)),
+                 states=torch.from_numpy(np.concatenate(states)),
+                 actions=torch.from_numpy(np.concatenate(actions)),
+                 word_ids=torch.from_numpy(np.concatenate(words)),
+                 ep_start=np.concatenate(ep_start), ep_length=np.concatenate(ep_length),
+                 ep_task=np.concatenate(ep_task), task_names=list(task_names),
+                 instructions=instructions)
+
+
+def normalisation(demos: Demos) -> tuple[dict, dict]:
+    """(state_norm, action) for the manifest: mean/std over every training frame; the action's
+    low/high are Meta-World's action space."""
+    s, a = demos.states.double(), demos.actions.double()
+    state_norm = {"mean": s.mean(0).tolist(), "std": s.std(0).clamp_min(STATE_STD_FLOOR).tolist()}
+    A = a.shape[1]
+    action = {"low": [T.ACTION_LOW] * A, "high": [T.ACTION_HIGH] * A,
+              "mean": a.mean(0).tolist(), "std": a.std(0).clamp_min(ACTION_STD_FLOOR).tolist()}
+    return state_norm, action
+
+
+class EpisodeStreams:
+    """B parallel streams, each walking through whole episodes window by window, so that the
+    recurrent state can be carried from one training step to the next exactly as the runtime
+    carries it through an episode (truncated back-propagation through time).
+
+    `next()` gives frame indices [B, W], a validity mask [B, W] (false past an episode's end; the
+    index then repeats the last frame) and `reset` [B]: the stream started a new episode with this
+    window, so its carried state must be zeroed. A stream's first episode starts at a random
+    step (so that the streams are out of phase from the start); every later one at step 0."""
+
+    def __init__(self, demos: Demos, batch: int, window: int, rng: np.random.Generator):
+        self.demos, self.B, self.W, self.rng = demos, batch, window, rng
+        n = demos.episodes
+        self.episode = rng.integers(0, n, batch)
+        self.pos = np.array([rng.integers(0, demos.ep_length[e]) for e in self.episode], np.int64)
+        self.fresh = np.ones(batch, bool)
+
+    def next(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        d = self.demos
+        j = np.arange(self.W)
+        length = d.ep_length[self.episode]
+        steps = self.pos[:, None] + j[None]
+        valid = steps < length[:, None]
+        steps = np.minimum(steps, length[:, None] - 1)
+        index = d.ep_start[self.episode][:, None] + steps
+        reset = self.fresh.copy()
+        self.pos += self.W
+        done = self.pos >= length
+        self.fresh = done
+        for b in np.flatnonzero(done):
+            self.episode[b] = self.rng.integers(0, d.episodes)
+            self.pos[b] = 0
+        return torch.from_numpy(index), torch.from_numpy(valid), torch.from_numpy(reset)
+
+    def state_dict(self) -> dict:
+        return {"episode": self.episode.copy(), "pos": self.pos.copy(), "fresh": self.fresh.copy()}
+
+    def load_state_dict(self, s: dict) -> None:
+        self.episode, self.pos, self.fresh = (np.asarray(s[k]).copy() for k in ("episode", "pos", "fresh"))
+
+
+def random_shift(images: torch.Tensor, pad: int, generator: torch.Generator) -> torch.Tensor:
+    """DrQ-style random shift: replicate-pad by `pad` pixels and crop back at a random offset, one
+    offset per sequence (the camera is fixed, so a window keeps one shift). images [B, W, H, W, C]
+    uint8 → float32 in 0 … 255, same shape."""
+    B, Tt, H, Wd, C = images.shape
+    x = images.to(torch.float32).permute(0, 1, 4, 2, 3).reshape(B, Tt * C, H, Wd)
+    if pad <= 0:
+        return images.to(torch.float32)
+    x = F.pad(x, (pad, pad, pad, pad), mode="replicate")
+    offsets = torch.randint(0, 2 * pad + 1, (B, 2), generator=generator)
+    out = torch.stack([x[b, :, oy:oy + H, ox:ox + Wd] for b, (oy, ox) in enumerate(offsets.tolist())])
+    return out.reshape(B, Tt, C, H, Wd).permute(0, 1, 3, 4, 2).contiguous()
