@@ -3,22 +3,48 @@ import COpenBLAS
 /// The small kernels of the network. GEMMs go to BLAS; the elementwise work is written here
 /// with SIMD so that it costs little next to the GEMMs (libm's tanh/exp per element would not).
 enum Kernels {
-    /// y[rows, out] = x[rows, in] @ w[in, out] + b (bias pre-filled, then one sgemm with beta = 1).
-    @inline(__always)
-    static func linear(_ x: UnsafePointer<Float>, rows: Int, inDim: Int, ldx: Int? = nil,
-                       _ w: Tensor, _ b: Tensor, into y: UnsafeMutablePointer<Float>, ldy: Int? = nil) {
+    /// y[rows, out] = x[rows, in] @ w[in, out] + b (bias pre-filled, then sgemm with beta = 1),
+    /// the output columns split across the pool's threads.
+    static func linear(_ x: UnsafePointer<Float>, rows: Int, inDim: Int, _ w: Tensor, _ b: Tensor,
+                       into y: UnsafeMutablePointer<Float>, pool: ComputePool) {
         let out = w.shape[1]
-        let ldy = ldy ?? out
-        for r in 0..<rows { (y + r * ldy).update(from: b.data, count: out) }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(out), Int32(inDim),
-                    1, x, Int32(ldx ?? inDim), w.data, Int32(out), 1, y, Int32(ldy))
+        pool.run { part in
+            let cols = pool.slice(out, part: part)
+            guard !cols.isEmpty else { return }
+            for r in 0..<rows { (y + r * out + cols.lowerBound).update(from: b.data + cols.lowerBound, count: cols.count) }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(cols.count), Int32(inDim),
+                        1, x, Int32(inDim), w.data + cols.lowerBound, Int32(out), 1, y + cols.lowerBound, Int32(out))
+        }
     }
 
-    /// Layer norm over each row of `d` values (biased variance), written to `y` (may alias `x`).
+    /// y[rows, out] += x[rows, in] @ w[in, out] + b: a residual connection, columns split across threads.
+    static func accumulate(_ x: UnsafePointer<Float>, rows: Int, inDim: Int, _ w: Tensor, _ b: Tensor,
+                           into y: UnsafeMutablePointer<Float>, pool: ComputePool) {
+        let out = w.shape[1]
+        pool.run { part in
+            let cols = pool.slice(out, part: part)
+            guard !cols.isEmpty else { return }
+            for r in 0..<rows {
+                let row = y + r * out
+                for j in cols { row[j] += b.data[j] }
+            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(cols.count), Int32(inDim),
+                        1, x, Int32(inDim), w.data + cols.lowerBound, Int32(out), 1, y + cols.lowerBound, Int32(out))
+        }
+    }
+
+    /// Layer norm over each row of `d` values (biased variance), written to `y` (may alias `x`);
+    /// rows split across the pool's threads when one is given.
     static func layerNorm(_ x: UnsafePointer<Float>, rows: Int, d: Int, gamma: Tensor, beta: Tensor, eps: Float,
-                          into y: UnsafeMutablePointer<Float>) {
+                          into y: UnsafeMutablePointer<Float>, pool: ComputePool?) {
+        guard let pool, pool.threads > 1 else { layerNormRows(x, 0..<rows, d: d, gamma: gamma, beta: beta, eps: eps, into: y); return }
+        pool.run { part in layerNormRows(x, pool.slice(rows, part: part, align: 1), d: d, gamma: gamma, beta: beta, eps: eps, into: y) }
+    }
+
+    private static func layerNormRows(_ x: UnsafePointer<Float>, _ range: Range<Int>, d: Int, gamma: Tensor, beta: Tensor,
+                                      eps: Float, into y: UnsafeMutablePointer<Float>) {
         let g = gamma.data, bt = beta.data
-        for r in 0..<rows {
+        for r in range {
             let xr = x + r * d, yr = y + r * d
             let mean = sum(xr, d) { $0 } / Float(d)
             let sq = sum(xr, d) { ($0 - mean) * ($0 - mean) }

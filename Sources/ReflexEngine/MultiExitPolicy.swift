@@ -29,10 +29,11 @@ public final class MultiExitPolicy: @unchecked Sendable {
     private let stateMean, stateInvStd, actMean, actStd, actLow, actHigh: [Float]
     private let criterionDims: [Int]
 
-    /// Sets how many threads BLAS uses for one step (process-wide).
-    public static func setThreads(_ n: Int) { openblas_set_num_threads(Int32(max(1, n))) }
+    /// BLAS runs single-threaded: the engine splits a step across threads itself (ComputePool).
+    private static let singleThreadedBLAS: Void = openblas_set_num_threads(1)
 
     public init(bundle: ModelBundle) {
+        _ = Self.singleThreadedBLAS
         self.bundle = bundle
         let m = bundle.manifest, a = m.architecture
         let layout = TensorLayout(m)
@@ -64,9 +65,11 @@ public final class MultiExitPolicy: @unchecked Sendable {
         criterionDims = m.criterion.dims
     }
 
-    public func makeWorkspace() -> StepWorkspace {
+    /// Buffers and threads for stepping this model; `threads` is `engine.threads`.
+    public func makeWorkspace(threads: Int = 1) -> StepWorkspace {
         StepWorkspace(tokens: tokens, width: d, mlp: mlpHidden, patches: patches, patchDim: patchDim,
-                      lstmHidden: lstmHidden, lstmLayers: lstm.count, headMLP: hfc1W.shape[1], actionDim: actionDim)
+                      lstmHidden: lstmHidden, lstmLayers: lstm.count, headMLP: hfc1W.shape[1], actionDim: actionDim,
+                      threads: threads)
     }
 
     public func makeState() -> RecurrentState { RecurrentState(layers: lstm.count, hidden: lstmHidden) }
@@ -155,35 +158,38 @@ public final class MultiExitPolicy: @unchecked Sendable {
                 dst += p * c
             }
         }
-        Kernels.linear(ws.patches.data, rows: patches, inDim: patchDim, patchW, patchB, into: x + (1 + slots) * d)
+        Kernels.linear(ws.patches.data, rows: patches, inDim: patchDim, patchW, patchB, into: x + (1 + slots) * d, pool: ws.pool)
         if let r = readout { (x + (tokens - 1) * d).update(from: r.data, count: d) }
         for i in 0..<(tokens * d) { x[i] += posEmb.data[i] }
     }
 
     private func runBlock(_ blk: Block, _ ws: StepWorkspace) {
-        let t = tokens, x = ws.x.data, h = ws.normed.data, qkv = ws.qkv.data
+        let t = tokens, x = ws.x.data, h = ws.normed.data, qkv = ws.qkv.data, pool = ws.pool
         let dh = d / heads
-        Kernels.layerNorm(x, rows: t, d: d, gamma: blk.ln1w, beta: blk.ln1b, eps: eps, into: h)
-        Kernels.linear(h, rows: t, inDim: d, blk.qkvW, blk.qkvB, into: qkv)
+        Kernels.layerNorm(x, rows: t, d: d, gamma: blk.ln1w, beta: blk.ln1b, eps: eps, into: h, pool: pool)
+        Kernels.linear(h, rows: t, inDim: d, blk.qkvW, blk.qkvB, into: qkv, pool: pool)
         let scale = 1 / Float(dh).squareRoot()
-        for n in 0..<heads {
-            let q = qkv + n * dh, k = qkv + d + n * dh, v = qkv + 2 * d + n * dh
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(t), Int32(t), Int32(dh),
-                        scale, q, Int32(3 * d), k, Int32(3 * d), 0, ws.scores.data, Int32(t))
-            Kernels.softmaxRows(ws.scores.data, rows: t, cols: t, ld: t)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(t), Int32(dh), Int32(t),
-                        1, ws.scores.data, Int32(t), v, Int32(3 * d), 0, ws.attn.data + n * dh, Int32(d))
+        pool.run { part in
+            let scores = ws.scores[part].data
+            for n in stride(from: part, to: heads, by: pool.threads) {
+                let q = qkv + n * dh, k = qkv + d + n * dh, v = qkv + 2 * d + n * dh
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(t), Int32(t), Int32(dh),
+                            scale, q, Int32(3 * d), k, Int32(3 * d), 0, scores, Int32(t))
+                Kernels.softmaxRows(scores, rows: t, cols: t, ld: t)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(t), Int32(dh), Int32(t),
+                            1, scores, Int32(t), v, Int32(3 * d), 0, ws.attn.data + n * dh, Int32(d))
+            }
         }
-        // x += attn @ Wout + b: bias added into the residual, then sgemm accumulates (beta = 1).
-        for r in 0..<t { let row = x + r * d; for j in 0..<d { row[j] += blk.outB.data[j] } }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(t), Int32(d), Int32(d),
-                    1, ws.attn.data, Int32(d), blk.outW.data, Int32(d), 1, x, Int32(d))
-        Kernels.layerNorm(x, rows: t, d: d, gamma: blk.ln2w, beta: blk.ln2b, eps: eps, into: h)
-        Kernels.linear(h, rows: t, inDim: d, blk.fc1W, blk.fc1B, into: ws.mlp.data)
-        Kernels.gelu(ws.mlp.data, count: t * mlpHidden)
-        for r in 0..<t { let row = x + r * d; for j in 0..<d { row[j] += blk.fc2B.data[j] } }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(t), Int32(d), Int32(mlpHidden),
-                    1, ws.mlp.data, Int32(mlpHidden), blk.fc2W.data, Int32(d), 1, x, Int32(d))
+        // x += attn @ Wout + b and x += gelu(h @ W1 + b1) @ W2 + b2: biases go into the residual,
+        // then the GEMM accumulates into it (beta = 1).
+        Kernels.accumulate(ws.attn.data, rows: t, inDim: d, blk.outW, blk.outB, into: x, pool: pool)
+        Kernels.layerNorm(x, rows: t, d: d, gamma: blk.ln2w, beta: blk.ln2b, eps: eps, into: h, pool: pool)
+        Kernels.linear(h, rows: t, inDim: d, blk.fc1W, blk.fc1B, into: ws.mlp.data, pool: pool)
+        pool.run { part in
+            let r = pool.slice(t, part: part, align: 1)
+            Kernels.gelu(ws.mlp.data + r.lowerBound * mlpHidden, count: r.count * mlpHidden)
+        }
+        Kernels.accumulate(ws.mlp.data, rows: t, inDim: mlpHidden, blk.fc2W, blk.fc2B, into: x, pool: pool)
     }
 
     /// Pools the current tokens into one vector and applies exit norm `norm`.
@@ -196,7 +202,7 @@ public final class MultiExitPolicy: @unchecked Sendable {
             out.update(from: x, count: d)
             for r in 1..<tokens { let row = x + r * d; for j in 0..<d { out[j] = max(out[j], row[j]) } }
         }
-        Kernels.layerNorm(out, rows: 1, d: d, gamma: exitNorms[norm].0, beta: exitNorms[norm].1, eps: eps, into: out)
+        Kernels.layerNorm(out, rows: 1, d: d, gamma: exitNorms[norm].0, beta: exitNorms[norm].1, eps: eps, into: out, pool: nil)
     }
 
     /// A tentative head run from the committed state: the candidate state goes to the workspace,

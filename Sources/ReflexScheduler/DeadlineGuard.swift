@@ -6,15 +6,19 @@
 /// the reply). Each is estimated as a high quantile (default P99) of its last `window` latencies,
 /// since the mean would let half the near-deadline steps miss, then widened by `marginFraction`.
 ///
-/// Two things the quantile alone misses:
-/// - A sudden slowdown (another process takes the core): the step's *pace* — its slowest ratio of
-///   measured to median latency so far in this step — scales the remaining segments' medians, so
-///   the very step in which the machine slows down already plans with it. Deeper segments that
-///   rarely run keep old samples; pace covers them too.
-/// - Cold start: a segment with fewer than `minSamples` samples is estimated as `coldFactor` times
-///   the larger of its own maximum and what the warm segments' latency per GFLOP predicts for its
-///   cost; with no sample at all, the step's own elapsed time per GFLOP so far. Cautious for a
-///   few steps, never "always stop at exit 1".
+/// What a per-segment quantile alone gets wrong, and the remedy:
+/// - Stale deep segments: when the machine slows down, the deadline stops steps early, so the deep
+///   segments stop running and keep their fast samples. Block segments do the same work per GFLOP,
+///   so each is also estimated from all block segments' recent latency per GFLOP (a pool kept fresh
+///   by segment 1, which runs whenever a step goes past exit 1), and the larger estimate is used.
+/// - A sudden slowdown (another process takes the core): when a segment of the current step runs
+///   past its own high quantile, the step's *pace* — that latency over the segment's median —
+///   scales the remaining segments' estimates, so the very step in which the machine slows down
+///   already plans with it.
+/// - Cold start: until `minSamples` block segments have been measured, estimates are `coldFactor`
+///   times what the measured segments' latency per GFLOP predicts (with nothing measured, the
+///   step's own elapsed time per GFLOP so far). Cautious for a few steps, never "always stop at
+///   exit 1"; and a block segment rarely run is estimated from the pool, not left cold forever.
 public struct DeadlineGuard: Sendable {
     public struct Configuration: Sendable, Equatable {
         public var quantile: Double
@@ -37,9 +41,11 @@ public struct DeadlineGuard: Sendable {
     }
 
     public let configuration: Configuration
-    /// GFLOPs of each segment (segment 0 = exit 1's cost), for cold-start scaling.
+    /// GFLOPs of each segment (segment 0 = exit 1's cost), for scaling between segments.
     public let segmentCosts: [Double]
     private var segments: [RecentQuantile]
+    /// Latency per GFLOP of every block segment (1...), pooled.
+    private var blockRate: RecentQuantile
     private var finish: RecentQuantile
     private var pace = 1.0
 
@@ -54,15 +60,24 @@ public struct DeadlineGuard: Sendable {
         self.configuration = configuration
         segmentCosts = costs.indices.map { $0 == 0 ? costs[0] : costs[$0] - costs[$0 - 1] }
         segments = Array(repeating: RecentQuantile(capacity: configuration.window), count: costs.count)
+        blockRate = RecentQuantile(capacity: configuration.window)
         finish = RecentQuantile(capacity: configuration.window)
     }
 
     /// Records a segment's latency as soon as it ran. Segment 0 starts a new step's pace.
     public mutating func record(segment: Int, latencyUs: Double) {
         guard segments.indices.contains(segment), latencyUs.isFinite, latencyUs >= 0 else { return }
-        let ratio = segments[segment].quantile(0.5).map { $0 > 0 ? latencyUs / $0 : 1 } ?? 1
+        // Only a latency past the segment's own high quantile says "slower than usual"; ordinary
+        // jitter must not make every step more cautious.
+        let own = segments[segment]
+        var ratio = 1.0
+        if own.count >= configuration.minSamples, let high = own.quantile(configuration.quantile),
+           let median = own.quantile(0.5), latencyUs > high, median > 0 {
+            ratio = latencyUs / median
+        }
         pace = segment == 0 ? ratio : max(pace, ratio)
         segments[segment].add(latencyUs)
+        if segment > 0 { blockRate.add(latencyUs / segmentCosts[segment]) }
     }
 
     /// Records the work after the last segment of a step (not needed if `marginUs` covers it).
@@ -99,20 +114,22 @@ public struct DeadlineGuard: Sendable {
     }
 
     private func estimateUs(segment: Int, elapsedUs: Double, afterExit: Int) -> Double {
+        let q = configuration.quantile, warm = configuration.minSamples
         let own = segments[segment]
-        let widen = 1 + configuration.marginFraction
-        if own.count >= configuration.minSamples, let high = own.quantile(configuration.quantile),
-           let median = own.quantile(0.5) {
-            return max(high, median * pace) * widen
+        var estimate = own.count >= warm ? own.quantile(q)! : own.quantile(1) ?? 0
+        if segment > 0 && blockRate.count >= warm {
+            estimate = max(estimate, blockRate.quantile(q)! * segmentCosts[segment])
+        } else if own.count < warm {
+            // Nothing like it measured enough: the slowest latency per GFLOP seen anywhere (or this
+            // step's so far), with room for what a few samples cannot show.
+            var perGFLOP = segments.indices.compactMap { s in
+                segments[s].quantile(1).map { $0 / segmentCosts[s] }
+            }.max() ?? 0
+            if perGFLOP == 0 && afterExit > 0 {
+                perGFLOP = elapsedUs / segmentCosts[..<afterExit].reduce(0, +)
+            }
+            estimate = max(estimate, perGFLOP * segmentCosts[segment]) * configuration.coldFactor
         }
-        // Cold: the warm segments' (or this step's) slowest latency per GFLOP, times this cost.
-        var perGFLOP = segments.indices.compactMap { s -> Double? in
-            segments[s].quantile(configuration.quantile).map { $0 / segmentCosts[s] }
-        }.max() ?? 0
-        if perGFLOP == 0 && afterExit > 0 {
-            perGFLOP = elapsedUs / segmentCosts[..<afterExit].reduce(0, +)
-        }
-        let guess = max(own.quantile(1) ?? 0, perGFLOP * segmentCosts[segment]) * max(pace, 1)
-        return guess * configuration.coldFactor * widen
+        return estimate * pace * (1 + configuration.marginFraction)
     }
 }

@@ -22,8 +22,8 @@ public enum SchedulerError: Error, Equatable, Sendable, CustomStringConvertible 
         case let .infeasible(target, minimum, full):
             return "average budget \(format(target)) GFLOPs (fraction \(format(target / full))) is below "
                 + "the cost of exit 1, \(format(minimum)) GFLOPs (fraction \(format(minimum / full))): "
-                + "no schedule can meet it; raise average_fraction to at least \(format(minimum / full)) "
-                + "or average_gflops to at least \(format(minimum))"
+                + "no schedule can meet it; raise average_fraction to at least \(format(minimum / full, up: true)) "
+                + "or average_gflops to at least \(format(minimum, up: true))"
         case let .memoryTooSmall(capMB, bytes):
             return "memory_mb \(format(capMB)) MiB cannot hold exit 1, which needs "
                 + "\(bytes) bytes (\(format(Double(bytes) / 1_048_576)) MiB)"
@@ -32,8 +32,9 @@ public enum SchedulerError: Error, Equatable, Sendable, CustomStringConvertible 
     }
 }
 
-/// Four decimals: enough for an operator, short in a log line.
-func format(_ x: Double) -> String {
+/// Four decimals: enough for an operator, short in a log line. A minimum is rounded up, so that
+/// the value the message suggests is itself accepted.
+func format(_ x: Double, up: Bool = false) -> String {
     guard x.isFinite else { return "\(x)" }
-    return "\((x * 10_000).rounded() / 10_000)"
+    return "\((x * 10_000).rounded(up ? .up : .toNearestOrAwayFromZero) / 10_000)"
 }

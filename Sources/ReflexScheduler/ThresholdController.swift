@@ -190,11 +190,12 @@ public struct ThresholdController: Sendable {
         let aim = (windowRate() - p * full) / (1 - p)
         let desired = min(max(aim, first), full)
         if blockCount > 0 {
-            correction += Self.gain * (blockAim - blockSum / Double(blockCount))
+            // Bounded by the cost span so it cannot wind up while the target saturates; not reset
+            // when the aim saturates, since the gap it learnt is still there.
+            let span = full - first
+            correction = min(max(correction + Self.gain * (blockAim - blockSum / Double(blockCount)), -span), span)
         }
-        // Anti-windup: the correction never pushes the solver's target past what it can reach.
         let target = min(max(desired + correction, first), full)
-        correction = target - desired
         blockAim = desired
         blockSum = 0
         blockCount = 0

@@ -42,6 +42,7 @@ struct StepCommand: ParsableCommand {
         if synthetic || image == nil || state == nil {
             guard synthetic else { throw ValidationError("give --image and --state, or --synthetic") }
             let pong = try client.request(["type": "ping", "robot": robot])
+            if pong.type == "error" { try failWithReply(pong) }
             guard case .object(let o) = pong.header, case .array(let inputs)? = o["inputs"] else {
                 throw ValidationError("the daemon did not say which inputs its model expects")
             }
@@ -64,8 +65,8 @@ struct StepCommand: ParsableCommand {
         var fields: [String: Any] = ["type": "step", "robot": robot, "instruction": instruction]
         if let d = deadlineMs { fields["deadline_ms"] = d }
         let reply = try client.request(fields, tensors: tensors)
+        if reply.type == "error" { try failWithReply(reply) }
         print(String(decoding: reply.headerBytes, as: UTF8.self))
-        if reply.type == "error" { throw ExitCode(1) }
         if let bytes = reply.frames.first {
             let action = stride(from: 0, to: bytes.count, by: 4).map { i in
                 Float(bitPattern: UInt32(bytes[i]) | UInt32(bytes[i + 1]) << 8 | UInt32(bytes[i + 2]) << 16 | UInt32(bytes[i + 3]) << 24)
@@ -73,6 +74,16 @@ struct StepCommand: ParsableCommand {
             print("action: [" + action.map { String(format: "%.6f", $0) }.joined(separator: ", ") + "]")
         }
     }
+}
+
+/// An error reply: its header on stderr, exit status 1 (CONTRACT section 8).
+func failWithReply(_ reply: PolicyClient.Reply) throws -> Never {
+    var text = String(decoding: reply.headerBytes, as: UTF8.self)
+    if case .object(let o) = reply.header, case .string(let code)? = o["code"], case .string(let message)? = o["message"] {
+        text = "error: \(code): \(message)\n" + text
+    }
+    FileHandle.standardError.write(Data((text + "\n").utf8))
+    throw ExitCode(1)
 }
 
 /// `stats`, `pause`, `resume`, `reload`: one control command, its JSON answer printed.

@@ -32,8 +32,8 @@ import Testing
         }
     }
 
-    @Test(arguments: ["tiny", "tiny-readout"])
-    func engineMatchesPyTorchReferenceOverAnEpisode(fixture: String) throws {
+    @Test(arguments: ["tiny", "tiny-readout"], [1, 2, 3])
+    func engineMatchesPyTorchReferenceOverAnEpisode(fixture: String, threads: Int) throws {
         let dir = FixturePaths.bundle(fixture)
         let policy = MultiExitPolicy(bundle: try ModelBundle(directory: dir))
         let steps = try JSONDecoder().decode([EpisodeStep].self,
@@ -42,7 +42,7 @@ import Testing
         func tensor(_ name: String) throws -> [Float] {
             try ref.read(name, shape: ref.entries[name]?.shape ?? []).toArray()
         }
-        let ws = policy.makeWorkspace()
+        let ws = policy.makeWorkspace(threads: threads)
         var state = policy.makeState()
         var out = policy.makeOutput()
         var exitsSeen = Set<Int>()

@@ -40,4 +40,12 @@ import Testing
         #expect(message.contains("below the cost of exit 1"))
         #expect(message.contains("average_fraction to at least 0.25"))
     }
+
+    @Test func theSuggestedMinimumIsItselfFeasible() throws {
+        let error = #expect(throws: SchedulerError.self) {
+            try Budget(averageFraction: 0.1).targetGFLOPs(costs: Simulation.costs)
+        }
+        #expect(error?.description.contains("average_fraction to at least 0.2728 ") == true)
+        #expect(try Budget(averageFraction: 0.2728).targetGFLOPs(costs: Simulation.costs) >= 0.3)
+    }
 }

@@ -93,8 +93,18 @@ import Testing
             guardian.record(segment: 0, latencyUs: 1000)
             guardian.record(segment: 1, latencyUs: 400)
         }
-        guardian.record(segment: 0, latencyUs: 2000)  // this step runs at half speed
+        guardian.record(segment: 0, latencyUs: 1000)  // within its usual range: no change
+        #expect(abs(guardian.estimateUs(segment: 1) - 400 * 1.05) < 1e-9)
+        guardian.record(segment: 0, latencyUs: 2000)  // past its P99: this step runs at half speed
         #expect(abs(guardian.estimateUs(segment: 1) - 800 * 1.05) < 1e-9)
+    }
+
+    @Test func aRarelyRunDeepSegmentFollowsTheOthers() throws {
+        var guardian = try DeadlineGuard(costs: Simulation.costs)
+        for _ in 0..<50 { guardian.record(segment: 4, latencyUs: 400) }   // measured while fast
+        for _ in 0..<300 { guardian.record(segment: 1, latencyUs: 800) }  // then only segment 1 runs, slower
+        guardian.record(segment: 0, latencyUs: 0)
+        #expect(abs(guardian.estimateUs(segment: 4) - 800 * 1.05) < 1e-9)
     }
 
     @Test func recentQuantileForgetsOldValues() {

@@ -35,6 +35,32 @@ import Testing
         #expect(worst[.fixed]![1] > 0.05)
     }
 
+    /// Feedback alone can hold the mean on harder scenes, but with the wrong shape: it pushes
+    /// steps to exit 1 and to full depth. Probes give the solver the new scenes' distances, so the
+    /// exits used approach those of thresholds calibrated on the hard scenes themselves (oracle).
+    @Test func probesRecoverTheShapeOfTheSolutionOnNewScenes() throws {
+        let hardCalibration = Simulation.calibration(samples: 1000, scale: 2.5, seed: 2)
+        func shares(_ calibration: [[Float]], _ mode: ThresholdController.Mode, probeRate: Double) throws -> [Double] {
+            var c = try ThresholdController(costs: Simulation.costs, calibration: calibration,
+                                            budget: Budget(averageFraction: 0.5),
+                                            configuration: .init(mode: mode, probeRate: probeRate, seed: 1))
+            var world = SplitMix64(seed: 101)
+            var histogram = [Double](repeating: 0, count: 6)
+            for t in 0..<8000 {
+                let exit = Simulation.step(&c, distances: Simulation.distances(scale: 2.5, rng: &world))
+                if t >= 2000 { histogram[exit - 1] += 1 / 6000 }
+            }
+            return histogram
+        }
+        func distance(_ a: [Double], _ b: [Double]) -> Double { zip(a, b).reduce(0) { $0 + abs($1.0 - $1.1) } / 2 }
+        let oracle = try shares(hardCalibration, .fixed, probeRate: 0)
+        let probed = try shares(calibration, .online, probeRate: 0.02)
+        let unprobed = try shares(calibration, .online, probeRate: 0)
+        print("exit shares on hard scenes — oracle \(oracle), online \(probed), online without probes \(unprobed)")
+        #expect(distance(probed, oracle) < 0.08)
+        #expect(distance(unprobed, oracle) > 2 * distance(probed, oracle))
+    }
+
     @Test func aNewBudgetConvergesAgain() throws {
         var c = try controller(.online, fraction: 0.5)
         var world = SplitMix64(seed: 11)

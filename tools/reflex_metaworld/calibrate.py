@@ -69,7 +69,7 @@ def run_episode(net: ReflexNet, features: torch.Tensor, commit: np.ndarray | Non
 
 def huber(y: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Huber (delta 1) on normalised actions, mean over the action dims: [...]."""
-    return F.smooth_l1_loss(y, target, reduction="none", beta=1.0).mean(-1)
+    return F.smooth_l1_loss(y, target.expand_as(y), reduction="none", beta=1.0).mean(-1)
 
 
 @torch.no_grad()

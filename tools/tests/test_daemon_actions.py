@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import zmq
 
-from conftest import (EXITS, FIXTURE, INSTRUCTION, REFLEX, REFLEXD, RawDealer, module_daemon,
+from .harness import (EXITS, FIXTURE, INSTRUCTION, REFLEX, REFLEXD, RawDealer, module_daemon,
                       observation, step_frames)
 
 torch = pytest.importorskip("torch")
@@ -223,3 +223,30 @@ def test_every_action_is_published_with_the_reply_bytes(daemon):
     finally:
         sub.close(linger=0)
         only.close()
+
+
+# ------------------------------------------------------------------------------- tcp
+
+def free_tcp_ports(count):
+    import socket
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
+def test_tcp_endpoints(start_daemon, reference):
+    net, _ = reference
+    policy, actions, control = (f"tcp://127.0.0.1:{p}" for p in free_tcp_ports(3))
+    daemon = start_daemon({"endpoints": {"policy": policy, "actions": actions, "control": control}})
+    assert "policy=" + policy in daemon.log()
+    image, state = observation(21)
+    expected, _ = Chain(net).step(image, state)
+    with daemon.client() as client:
+        action, info = client.step("tcp-1", INSTRUCTION, image=image, state=state)
+    np.testing.assert_allclose(action, expected, atol=ATOL, rtol=0)
+    assert daemon.stats()["steps"] == 1

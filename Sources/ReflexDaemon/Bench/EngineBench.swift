@@ -36,9 +36,8 @@ public struct EngineBench {
             let policy = MultiExitPolicy(bundle: try ModelBundle(directory: dir))
             let iterations = options.iterations[config] ?? 50
             for threads in options.threads {
-                MultiExitPolicy.setThreads(threads)
                 log("\(config), \(threads) thread(s): Swift engine")
-                let swift = try measureSwift(policy, iterations: iterations)
+                let swift = try measureSwift(policy, threads: threads, iterations: iterations)
                 let sgemm = measureSgemm(policy, iterations: iterations)
                 var py: [String: Any] = [:]
                 if options.withPython {
@@ -69,13 +68,13 @@ public struct EngineBench {
         return cases
     }
 
-    func measureSwift(_ policy: MultiExitPolicy, iterations: Int) throws -> [LatencySummary] {
+    func measureSwift(_ policy: MultiExitPolicy, threads: Int, iterations: Int) throws -> [LatencySummary] {
         let m = policy.manifest
         var rng = SystemRandomNumberGenerator()
         let image = (0..<m.imageInput.shape.reduce(1, *)).map { _ in UInt8.random(in: 0...255, using: &rng) }
         let state = (0..<m.stateInput.shape[0]).map { _ in Float.random(in: -1...1, using: &rng) }
         let words = policy.tokenizer.tokenize("open the drawer").ids
-        let ws = policy.makeWorkspace()
+        let ws = policy.makeWorkspace(threads: threads)
         var out = policy.makeOutput()
         var results: [LatencySummary] = []
         try image.withUnsafeBytes { img in

@@ -76,7 +76,11 @@ struct BudgetPlanner {
         controller?.observe(exit: exit, distances: Array(distances), probe: probe, gflops: gflops)
     }
 
-    var thresholds: [Double?] { controller?.thresholds.reportable ?? ExitThresholds.fullDepth(exits: costs.count).reportable }
+    /// One entry per exit of the model (null past the loaded ones: they never answer).
+    var thresholds: [Double?] {
+        let t = controller?.thresholds.reportable ?? ExitThresholds.fullDepth(exits: costs.count).reportable
+        return t + Array(repeating: nil, count: max(0, costs.count - t.count))
+    }
     var meanGFLOPs: Double? { controller?.meanGFLOPs }
     var meanFraction: Double? { controller?.meanFraction }
     var windowSteps: Int { controller?.stepsInWindow ?? 0 }

@@ -9,10 +9,10 @@ final class LoadedModel {
     let decoder: RequestDecoder
     let directory: String
 
-    init(directory: String, upToExit: Int?, maxMessageBytes: Int) throws {
+    init(directory: String, upToExit: Int?, maxMessageBytes: Int, threads: Int) throws {
         let bundle = try ModelBundle(directory: directory, upToExit: upToExit)
         policy = MultiExitPolicy(bundle: bundle)
-        workspace = policy.makeWorkspace()
+        workspace = policy.makeWorkspace(threads: threads)
         output = policy.makeOutput()
         self.directory = directory
         let inputs = bundle.manifest.inputs.map {

@@ -33,13 +33,12 @@ public final class PolicyServer {
         log = logger
         self.signals = signals
         self.notifier = notifier
-        MultiExitPolicy.setThreads(config.engine.threads)
-        let probe = try LoadedModel(directory: config.model, upToExit: nil, maxMessageBytes: config.limits.maxMessageBytes)
+        let probe = try LoadedModel(directory: config.model, upToExit: nil, maxMessageBytes: config.limits.maxMessageBytes, threads: config.engine.threads)
         planner = try BudgetPlanner(cost: probe.policy.cost, calibration: probe.bundle.calibration,
                                     budget: config.budget, scheduler: config.scheduler)
         let loaded = planner.loadedExits
         model = loaded == probe.exits ? probe
-            : try LoadedModel(directory: config.model, upToExit: loaded, maxMessageBytes: config.limits.maxMessageBytes)
+            : try LoadedModel(directory: config.model, upToExit: loaded, maxMessageBytes: config.limits.maxMessageBytes, threads: config.engine.threads)
         sessions = SessionTable(maxSessions: config.limits.maxSessions, idleSeconds: config.limits.sessionIdleS)
         stats = ServingStats(exits: model.exits)
 
@@ -104,7 +103,7 @@ public final class PolicyServer {
             if !queue.isEmpty { serve(queue.removeFirst()) }
             housekeeping()
         }
-        shutdown()
+        shutdown(poller: poller)
     }
 
     private func handleSignals() {
@@ -136,10 +135,26 @@ public final class PolicyServer {
         "serving \(model.bundle.manifest.name): \(stats.steps) steps, \(sessions.count) sessions\(paused ? ", paused" : "")"
     }
 
-    private func shutdown() {
+    private func shutdown(poller: ZMQPoller) {
         notifier.stopping()
         let deadline = MonotonicClock.now() + 1_500_000_000
-        drainPolicy()
+        // Requests sent before the signal may still be on their way (in the kernel or in
+        // libzmq's I/O thread): they are in flight too. Keep answering until the policy socket
+        // has been quiet for 50 ms, within the deadline.
+        let grace: UInt64 = 50_000_000
+        var quietUntil = MonotonicClock.now() + grace
+        while MonotonicClock.now() < min(quietUntil, deadline) {
+            let before = queue.count
+            drainPolicy()
+            if queue.count != before { quietUntil = MonotonicClock.now() + grace }
+            if !queue.isEmpty {
+                serve(queue.removeFirst())
+                continue
+            }
+            let ready = (try? poller.poll(timeoutMs: 10)) ?? []
+            if ready.count > 2, ready[1].contains(.readable) { drainControl() }
+            if ready.count > 2, ready[2].contains(.readable) { _ = signals.drain() }
+        }
         while !queue.isEmpty {
             let p = queue.removeFirst()
             if MonotonicClock.now() < deadline { serve(p) } else {
@@ -147,6 +162,8 @@ public final class PolicyServer {
             }
         }
         authenticator?.stop()
+        // Replies still queued in libzmq get a moment to reach their clients (linger was 0).
+        for s in [policySocket, actionsSocket] { try? s.set(.linger(milliseconds: 250)) }
         for s in [policySocket, actionsSocket, controlSocket] { s.close() }
         context.terminate()
         log.info("stopped", metadata: ["steps": "\(stats.steps)"])
@@ -193,7 +210,7 @@ public final class PolicyServer {
                 reply(error: WireError(.paused, "the operator paused the daemon; hold", robot: robot, seq: h.seq), envelope: envelopeFrames)
                 return
             }
-            guard sessions.admits(robot) else {
+            guard admits(robot) else {
                 reply(error: WireError(.overloaded, "session limit reached (\(config.limits.maxSessions) robots)", robot: robot, seq: h.seq), envelope: envelopeFrames)
                 return
             }
@@ -209,6 +226,17 @@ public final class PolicyServer {
             }
             queue.append(PendingStep(envelope: envelopeFrames, request: request, receipt: receipt))
         }
+    }
+
+    /// Whether a step of `robot` may be queued under `limits.max_sessions`: it has a session or
+    /// a queued step already, or there is room for one more robot. New robots that are only
+    /// queued count too (their sessions are made when served), so a burst of new robots cannot
+    /// overshoot the cap.
+    private func admits(_ robot: String) -> Bool {
+        if sessions.contains(robot) || queue.contains(where: { $0.robot == robot }) { return true }
+        var queuedNew = Set<String>()
+        for p in queue where !sessions.contains(p.robot) { queuedNew.insert(p.robot) }
+        return sessions.count + queuedNew.count < sessions.maxSessions
     }
 
     private var maxQueued: Int { max(1, config.limits.maxSessions * config.limits.pendingPerRobot) }
@@ -374,7 +402,7 @@ public final class PolicyServer {
         var p = planner
         let loaded = try p.apply(budget)
         if loaded != model.policy.loadedExits {
-            model = try LoadedModel(directory: config.model, upToExit: loaded, maxMessageBytes: config.limits.maxMessageBytes)
+            model = try LoadedModel(directory: config.model, upToExit: loaded, maxMessageBytes: config.limits.maxMessageBytes, threads: config.engine.threads)
             log.notice("memory cap moved the last loaded exit", metadata: ["loaded_exits": "\(loaded)", "resident_bytes": "\(model.bundle.residentBytes)"])
         }
         planner = p
@@ -399,11 +427,12 @@ public final class PolicyServer {
             log.warning("endpoint and security changes take effect at the next restart")
         }
         do {
-            if next.model != config.model || next.scheduler != config.scheduler || next.limits.maxMessageBytes != config.limits.maxMessageBytes {
-                let full = try LoadedModel(directory: next.model, upToExit: nil, maxMessageBytes: next.limits.maxMessageBytes)
+            if next.model != config.model || next.scheduler != config.scheduler || next.engine != config.engine
+                || next.limits.maxMessageBytes != config.limits.maxMessageBytes {
+                let full = try LoadedModel(directory: next.model, upToExit: nil, maxMessageBytes: next.limits.maxMessageBytes, threads: next.engine.threads)
                 var p = try BudgetPlanner(cost: full.policy.cost, calibration: full.bundle.calibration, budget: next.budget, scheduler: next.scheduler)
                 let loaded = p.loadedExits
-                let m = loaded == full.exits ? full : try LoadedModel(directory: next.model, upToExit: loaded, maxMessageBytes: next.limits.maxMessageBytes)
+                let m = loaded == full.exits ? full : try LoadedModel(directory: next.model, upToExit: loaded, maxMessageBytes: next.limits.maxMessageBytes, threads: next.engine.threads)
                 p.deadlineGuard = next.model == config.model ? planner.deadlineGuard : p.deadlineGuard
                 if m.bundle.sha256 != model.bundle.sha256 {
                     sessions.resetAll(makeState: m.policy.makeState)
@@ -424,7 +453,6 @@ public final class PolicyServer {
         config.security = security
         sessions.maxSessions = next.limits.maxSessions
         sessions.idleNanoseconds = UInt64(next.limits.sessionIdleS * 1e9)
-        MultiExitPolicy.setThreads(next.engine.threads)
         log.notice("config reloaded", metadata: ["reason": "\(reason)", "file": "\(file)"])
         return true
     }

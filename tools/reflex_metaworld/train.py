@@ -1,0 +1,414 @@
+"""Trains reflex's default model (behaviour cloning of the multi-exit ReflexNet on the Meta-World
+demonstrations, DeeR-style) and exports it as a bundle with calibration data.
+
+    cd <repository root>
+    PYTHONPATH=tools nohup nice -n 5 ~/.cache/reflex/venv/bin/python -m reflex_metaworld.train \\
+        --seed 0 --steps 2000 --minutes 85 --out models/default &
+    ... --resume        # continues from ~/.cache/reflex/train/ckpt.pt (model, optimiser, step, RNG)
+
+What one training step does (docs/TRAINING.md):
+- B episode streams advance W consecutive frames each (truncated BPTT: the LSTM state is carried
+  from window to window through whole episodes, from a reset, as the runtime carries it);
+- every frame runs the whole backbone (all E+1 reads: the reference read after block 1 and the
+  E exits); the shared head runs on every read from the carried state, and the state carried to
+  the next frame is that of a uniformly random exit in 1 … E per frame and sequence (so the head
+  tolerates the mixed-depth history the scheduler produces);
+- loss: Huber (delta 1) on normalised actions at every read, equal weights (the reference read
+  included: the exit criterion compares exit 1 with it);
+- random-shift augmentation (replicate-pad 4, random crop, one shift per window), AdamW,
+  linear warm-up then cosine decay over the planned steps; gradient norm clipped at 1.
+
+The run stops at --steps or when the time budget (--minutes, total over resumes, minus
+--reserve-minutes for the final evaluation and export) runs out, whichever comes first; then it
+evaluates on the held-out validation demos (loss per exit), computes the calibration distances and
+writes the bundle to --out. Progress: --work/train.log, curves in --work/train.csv and val.csv,
+checkpoints in --work/ckpt.pt every --ckpt-minutes (and an interim bundle in --work/bundle-latest).
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import os
+import random
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from reflex_model.bundle import read_bundle, write_bundle
+from reflex_model.configs import DEFAULT_ARCHITECTURE, DEFAULT_CRITERION_DIMS
+from reflex_model.network import ReflexNet
+
+from . import calibrate as C
+from . import dataset as DS
+from . import render as R
+from . import tasks as T
+
+DEFAULT_DEMOS = Path(os.path.expanduser("~/.cache/reflex/demos"))
+DEFAULT_WORK = Path(os.path.expanduser("~/.cache/reflex/train"))
+BUNDLE_NAME = "metaworld-mt12"
+
+
+class Logger:
+    def __init__(self, path: Path, quiet: bool = False):
+        self.path, self.quiet = path, quiet
+        path.parent.mkdir(parents=True, exist_ok=True)
+
+    def __call__(self, msg: str) -> None:
+        line = f"[train {time.strftime('%H:%M:%S')}] {msg}"
+        with open(self.path, "a") as f:
+            f.write(line + "\n")
+        if not self.quiet:
+            print(line, flush=True)
+
+
+def parse_args(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--demos", type=Path, default=DEFAULT_DEMOS)
+    ap.add_argument("--out", type=Path, default=Path("models/default"), help="bundle directory")
+    ap.add_argument("--work", type=Path, default=DEFAULT_WORK, help="log, curves, checkpoints")
+    ap.add_argument("--steps", type=int, default=2000, help="planned steps (the LR schedule's length)")
+    ap.add_argument("--minutes", type=float, default=85.0,
+                    help="wall-clock budget of the whole run (over resumes), export included")
+    ap.add_argument("--reserve-minutes", type=float, default=6.0,
+                    help="kept from --minutes for the final evaluation, calibration and export")
+    ap.add_argument("--batch", type=int, default=16, help="sequences (episode streams) per step")
+    ap.add_argument("--window", type=int, default=8, help="consecutive frames per sequence")
+    ap.add_argument("--lr", type=float, default=3e-4)
+    ap.add_argument("--min-lr-ratio", type=float, default=0.05, help="final LR / peak LR")
+    ap.add_argument("--warmup", type=int, default=100)
+    ap.add_argument("--weight-decay", type=float, default=0.05, help="on weight matrices only")
+    ap.add_argument("--clip", type=float, default=1.0)
+    ap.add_argument("--pad", type=int, default=4, help="random-shift augmentation (pixels)")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--log-every", type=int, default=50)
+    ap.add_argument("--ckpt-minutes", type=float, default=5.0)
+    ap.add_argument("--val-per-task", type=int, default=1,
+                    help="validation episodes per task for the quick validation (0 = none)")
+    ap.add_argument("--val-minutes", type=float, default=10.0, help="quick validation interval")
+    ap.add_argument("--final-val-per-task", type=int, default=None,
+                    help="validation episodes per task for the final evaluation and calibration (default: all)")
+    ap.add_argument("--train-eval-per-task", type=int, default=2,
+                    help="training episodes per task evaluated at the end (for the train/val gap)")
+    ap.add_argument("--tasks", default=",".join(T.TASK_NAMES))
+    ap.add_argument("--max-episodes", type=int, default=None, help="per task (default: all)")
+    ap.add_argument("--architecture", default="trained",
+                    help="'trained' (TRAINED_ARCHITECTURE), 'default' (configs.DEFAULT_ARCHITECTURE), "
+                         "or JSON (or a path to JSON)")
+    ap.add_argument("--name", default=BUNDLE_NAME)
+    ap.add_argument("--storage-dtype", default="float32")
+    ap.add_argument("--resume", action="store_true", help="continue from --work/ckpt.pt")
+    ap.add_argument("--quiet", action="store_true", help="log to the file only")
+    return ap.parse_args(argv)
+
+
+# The shipped model: configs.DEFAULT_ARCHITECTURE with 6 blocks and an exit after every block
+# (6 exits, as DeeR) instead of 12 blocks with an exit every 2. On this 2-core CPU, shared with
+# other work, a training step of the 12-block model (16 sequences x 8 frames) took 9-25 s, too slow
+# to train it in 85 minutes; the 6-block model costs half per frame. Width, heads, MLP, patches,
+# instruction tokens, pooling and head are the default's.
+TRAINED_ARCHITECTURE = {**DEFAULT_ARCHITECTURE, "blocks": 6, "exit_every": 1}
+
+
+def architecture_from(arg: str | None) -> dict:
+    if arg in (None, "default"):
+        return json.loads(json.dumps(DEFAULT_ARCHITECTURE))
+    if arg == "trained":
+        return json.loads(json.dumps(TRAINED_ARCHITECTURE))
+    text = Path(arg).read_text() if not arg.lstrip().startswith("{") else arg
+    return json.loads(text)
+
+
+def lr_at(step: int, args) -> float:
+    """Linear warm-up over --warmup steps, then cosine from --lr to --lr·min_ratio at --steps."""
+    if step < args.warmup:
+        return args.lr * (step + 1) / args.warmup
+    t = min(1.0, (step - args.warmup) / max(1, args.steps - args.warmup))
+    lo = args.lr * args.min_lr_ratio
+    return lo + 0.5 * (args.lr - lo) * (1 + math.cos(math.pi * t))
+
+
+def make_optimizer(net: ReflexNet, args) -> torch.optim.Optimizer:
+    decay, plain = [], []
+    for name, p in net.named_parameters():
+        (decay if p.dim() == 2 and name not in ("word_embedding", "pos_embedding") else plain).append(p)
+    return torch.optim.AdamW([{"params": decay, "weight_decay": args.weight_decay},
+                              {"params": plain, "weight_decay": 0.0}], lr=args.lr, betas=(0.9, 0.99))
+
+
+def observation(image_size: int, task_names: list[str], demos_manifest: dict | None) -> dict:
+    obs = R.observation_spec(image_size, R.DEFAULT_CAMERA, task_names)
+    if demos_manifest and demos_manifest.get("versions"):
+        v = demos_manifest["versions"]   # the versions the demonstrations were made with
+        obs["simulator_version"] = v.get("metaworld", obs["simulator_version"])
+        obs["mujoco_version"] = v.get("mujoco", obs["mujoco_version"])
+    obs["state_slice_meaning"] = "obs[0:4] of Meta-World's observation: hand x, y, z (m), gripper opening"
+    return obs
+
+
+def save_checkpoint(path: Path, **state) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def fmt(values) -> str:
+    return " ".join(f"{v:.4f}" for v in values)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    t_process = time.time()
+    torch.set_num_threads(args.threads)
+    args.work.mkdir(parents=True, exist_ok=True)
+    log = Logger(args.work / "train.log", quiet=args.quiet)
+    ckpt_path = args.work / "ckpt.pt"
+    ckpt = None
+    if args.resume:
+        if not ckpt_path.exists():
+            log(f"ERROR: --resume but {ckpt_path} does not exist")
+            return 2
+        ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+        saved = ckpt["args"]
+        for key in ("seed", "steps", "batch", "window", "lr", "tasks", "max_episodes", "architecture"):
+            if saved[key] != getattr(args, key):
+                log(f"resume: using the checkpoint's --{key.replace('_', '-')}={saved[key]!r} "
+                    f"(not {getattr(args, key)!r})")
+                setattr(args, key, saved[key])
+    log(f"start: {' '.join(sys.argv)}")
+    log("args: " + json.dumps({k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}))
+
+    random.seed(args.seed)
+    np.random.seed(args.seed)
+    torch.manual_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
+    gen = torch.Generator().manual_seed(args.seed + 1)
+
+    task_names = [n.strip() for n in args.tasks.split(",") if n.strip()]
+    arch = architecture_from(args.architecture)
+    vocabulary = DS.build_vocabulary()
+    t0 = time.time()
+    train = DS.load_split(args.demos, "train", task_names, vocabulary, arch["instruction_tokens"],
+                          args.max_episodes)
+    val = DS.load_split(args.demos, "val", task_names, vocabulary, arch["instruction_tokens"])
+    log(f"data: {train.frames} training frames in {train.episodes} episodes, {val.frames} validation "
+        f"frames in {val.episodes} episodes, {len(task_names)} tasks, images {train.image_shape}, "
+        f"loaded in {time.time() - t0:.0f}s")
+    demos_manifest = None
+    if (args.demos / "manifest.json").exists():
+        demos_manifest = json.loads((args.demos / "manifest.json").read_text())
+
+    state_norm, action = DS.normalisation(train)
+    if ckpt is not None:
+        state_norm, action = ckpt["state_norm"], ckpt["action"]
+    log(f"state mean {fmt(state_norm['mean'])} std {fmt(state_norm['std'])}; "
+        f"action mean {fmt(action['mean'])} std {fmt(action['std'])}")
+    net = ReflexNet(arch, train.image_shape, train.states.shape[1], train.actions.shape[1], vocabulary,
+                    state_norm=state_norm, action=action, criterion_dims=DEFAULT_CRITERION_DIMS)
+    E = net.num_exits
+    n_params = sum(p.numel() for p in net.parameters())
+    log(f"model: {n_params / 1e6:.2f}M parameters, {E} exits, {net.dims.T} tokens, vocabulary "
+        f"{len(vocabulary['words'])} words")
+    opt = make_optimizer(net, args)
+    streams = DS.EpisodeStreams(train, args.batch, args.window, rng)
+    h, c = net.initial_state(args.batch)
+    step, elapsed_before = 0, 0.0
+    if ckpt is not None:
+        net.load_state_dict(ckpt["model"])
+        opt.load_state_dict(ckpt["optimizer"])
+        step, elapsed_before = ckpt["step"], ckpt["elapsed"]
+        streams.load_state_dict(ckpt["streams"])
+        h, c = ckpt["carried"]
+        rng.bit_generator.state = ckpt["numpy_rng"]
+        streams.rng = rng
+        gen.set_state(ckpt["torch_gen"])
+        torch.set_rng_state(ckpt["torch_rng"])
+        log(f"resumed at step {step}, {elapsed_before / 60:.1f} min already spent")
+
+    curves = args.work / "train.csv"
+    val_curves = args.work / "val.csv"
+    header = ["step", "minutes", "lr", "loss"] + [f"loss_e{i}" for i in range(E + 1)] + ["grad_norm"]
+    val_header = ["step", "minutes"] + [f"val_e{i}" for i in range(E + 1)]
+    for path, head in ((curves, header), (val_curves, val_header)):
+        rows = []
+        if ckpt is not None and path.exists():   # keep the rows up to the checkpoint
+            with open(path) as f:
+                rows = [r for r in csv.reader(f)][1:]
+            rows = [r for r in rows if int(r[0]) <= step]
+        with open(path, "w", newline="") as f:
+            csv.writer(f).writerows([head] + rows)
+
+    budget_s = args.minutes * 60 - args.reserve_minutes * 60
+    t_start = t_process  # data loading counts against the budget
+    def elapsed() -> float:
+        return elapsed_before + time.time() - t_start
+
+    def quick_val():
+        if args.val_per_task <= 0:
+            return None
+        r = C.evaluate(net, val, val.subset_episodes(args.val_per_task), seed=args.seed + 7,
+                       forced=False, calibration=False)
+        with open(val_curves, "a", newline="") as f:
+            csv.writer(f).writerow([step, f"{elapsed() / 60:.2f}"] + [f"{v:.5f}" for v in r["random"]["huber"]])
+        return r
+
+    def checkpoint():
+        save_checkpoint(ckpt_path, model=net.state_dict(), optimizer=opt.state_dict(), step=step,
+                        elapsed=elapsed(), streams=streams.state_dict(), carried=(h, c),
+                        numpy_rng=rng.bit_generator.state, torch_gen=gen.get_state(),
+                        torch_rng=torch.get_rng_state(), args=vars(args) | {"demos": str(args.demos),
+                        "out": str(args.out), "work": str(args.work)},
+                        state_norm=state_norm, action=action, vocabulary=vocabulary,
+                        architecture=arch)
+        write_bundle(net, args.work / "bundle-latest", name=args.name + "-interim",
+                     observation=observation(train.image_shape[0], task_names, demos_manifest))
+
+    log(f"plan: {args.steps} steps of {args.batch}x{args.window} frames, budget {args.minutes:.0f} min "
+        f"({args.reserve_minutes:.0f} reserved for evaluation and export), "
+        f"ends by {time.strftime('%H:%M', time.localtime(t_start - elapsed_before + args.minutes * 60))}")
+    net.train()
+    window_sums = torch.zeros(E + 1, dtype=torch.float64)
+    window_n, window_t0, window_step0 = 0, time.time(), step
+    last_ckpt = last_val = time.time()
+    stop_reason = "planned steps done"
+    while step < args.steps:
+        if elapsed() >= budget_s:
+            stop_reason = f"time budget reached at step {step} of {args.steps}"
+            break
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, args)
+        index, valid, reset = streams.next()
+        flat = index.reshape(-1)
+        B, W = index.shape
+        images = DS.random_shift(train.images[flat].reshape(B, W, *train.image_shape), args.pad, gen)
+        states = train.states[flat].reshape(B, W, -1)
+        target = net.normalise_action(train.actions[flat].reshape(B, W, -1))
+        words = train.word_ids[index[:, 0]]
+        keep = (~reset).to(torch.float32).view(B, 1, 1)
+        exits = torch.randint(1, E + 1, (B, W), generator=gen)
+        y, (h, c) = net.forward_window(images, states, words, exits, (h * keep, c * keep))
+        h, c = h.detach(), c.detach()
+        per = C.huber(y, target[:, :, None])                       # [B, W, E+1]
+        mask = valid.to(torch.float32)[..., None]
+        per_exit = (per * mask).sum((0, 1)) / mask.sum()
+        loss = per_exit.mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = float(torch.nn.utils.clip_grad_norm_(net.parameters(), args.clip))
+        opt.step()
+        step += 1
+        window_sums += per_exit.detach().double()
+        window_n += 1
+        with open(curves, "a", newline="") as f:
+            csv.writer(f).writerow([step, f"{elapsed() / 60:.3f}", f"{opt.param_groups[0]['lr']:.6g}",
+                                    f"{loss.item():.5f}"] + [f"{v:.5f}" for v in per_exit.tolist()]
+                                   + [f"{grad_norm:.4f}"])
+        if not math.isfinite(loss.item()):
+            log(f"ERROR: loss is {loss.item()} at step {step}; stopping")
+            return 3
+        if step % args.log_every == 0 or step == args.steps or step == 1:
+            dt = time.time() - window_t0
+            sps = (step - window_step0) / max(dt, 1e-9)
+            remaining_steps = (args.steps - step) / max(sps, 1e-9)
+            remaining_budget = budget_s - elapsed()
+            eta = time.time() + min(remaining_steps, max(remaining_budget, 0))
+            log(f"step {step}/{args.steps} loss {float(window_sums.sum() / window_n / (E + 1)):.4f} "
+                f"per read [{fmt((window_sums / window_n).tolist())}] lr {opt.param_groups[0]['lr']:.2e} "
+                f"{sps:.3f} steps/s ({1 / max(sps, 1e-9):.2f} s/step) elapsed {elapsed() / 60:.1f} min "
+                f"ETA training end {time.strftime('%H:%M', time.localtime(eta))}"
+                + ("" if remaining_steps <= remaining_budget else " (time budget binds)"))
+            window_sums.zero_()
+            window_n, window_t0, window_step0 = 0, time.time(), step
+        if time.time() - last_ckpt >= args.ckpt_minutes * 60:
+            t_c = time.time()
+            r = None
+            if time.time() - last_val >= args.val_minutes * 60:
+                r = quick_val()
+                last_val = time.time()
+            checkpoint()
+            if r is not None:
+                log(f"checkpoint at step {step}; quick validation ({r['frames']} frames, random "
+                    f"history) Huber per read [{fmt(r['random']['huber'])}] ({time.time() - t_c:.0f}s)")
+            else:
+                log(f"checkpoint at step {step} ({time.time() - t_c:.0f}s)")
+            last_ckpt = last_val = time.time()
+    log(f"training stopped: {stop_reason}; {elapsed() / 60:.1f} min")
+    checkpoint()
+
+    # -- final evaluation, calibration and export
+    t_e = time.time()
+    train_loss = None
+    with open(curves) as f:
+        rows = [r for r in csv.reader(f)][1:]
+    if rows:
+        last = np.array([[float(v) for v in r[4:5 + E]] for r in rows[-50:]])
+        train_loss = last.mean(0).tolist()
+    val_episodes = (None if args.final_val_per_task is None
+                    else val.subset_episodes(args.final_val_per_task))
+    res_val = C.evaluate(net, val, val_episodes, seed=args.seed + 1000)
+    log(f"final validation done ({time.time() - t_e:.0f}s)")
+    res_train = C.evaluate(net, train, train.subset_episodes(args.train_eval_per_task),
+                           seed=args.seed + 2000, calibration=False)
+    distances = res_val.pop("distances")
+    log(f"validation ({res_val['frames']} frames, {res_val['episodes']} episodes, held-out layouts):")
+    log(f"  random history, Huber per read (ref, exits 1..{E}): [{fmt(res_val['random']['huber'])}]")
+    log(f"  random history, MSE per read:                     [{fmt(res_val['random']['mse'])}]")
+    log(f"  forced exit, Huber per exit 1..{E}:                 [{fmt(res_val['forced']['huber'])}]")
+    log(f"  forced exit, MSE per exit:                         [{fmt(res_val['forced']['mse'])}]")
+    log(f"  forced exit, xyz action RMSE (action units):       [{fmt(res_val['action_rmse_forced'])}]")
+    log(f"training episodes ({args.train_eval_per_task} per task, {res_train['frames']} frames, no augmentation): forced exit "
+        f"Huber [{fmt(res_train['forced']['huber'])}], MSE [{fmt(res_train['forced']['mse'])}]")
+    if train_loss is not None:
+        log(f"training loss (mean of the last {len(last)} steps, Huber per read): [{fmt(train_loss)}]")
+    q = torch.quantile(distances, torch.tensor([0.1, 0.5, 0.9]), dim=0)
+    log(f"calibration: {distances.shape[0]} samples x {E} exits; median dist per exit [{fmt(q[1].tolist())}]")
+
+    obs = observation(train.image_shape[0], task_names, demos_manifest)
+    write_bundle(net, args.out, name=args.name, storage_dtype=args.storage_dtype, observation=obs,
+                 calibration=distances)
+    manifest_path = args.out / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["training"] = {
+        "command": "PYTHONPATH=tools python -m reflex_metaworld.train " + " ".join(
+            a for a in sys.argv[1:] if a != "--resume"),
+        "seed": args.seed, "steps": step, "planned_steps": args.steps, "batch": args.batch,
+        "window": args.window, "minutes": round(elapsed() / 60, 1), "stop": stop_reason,
+        "train_frames": train.frames, "train_episodes": train.episodes,
+        "val_frames": res_val["frames"], "val_episodes": res_val["episodes"],
+        "loss": "Huber (delta 1) on normalised actions, every read, equal weights",
+        "train_loss_per_read": train_loss,
+        "val_huber_per_read_random_history": res_val["random"]["huber"],
+        "val_huber_per_exit_forced": res_val["forced"]["huber"],
+        "val_mse_per_exit_forced": res_val["forced"]["mse"],
+        "val_xyz_rmse_per_exit_forced": res_val["action_rmse_forced"],
+        "calibration": {"samples": int(distances.shape[0]), "episodes": "validation (VAL_SEED layouts), "
+                        "every step from the reset, none skipped; history: a uniformly random exit "
+                        "committed at each step"},
+    }
+    manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
+    # Round trip: the bundle reads back and computes what the trained net computes.
+    back, _ = read_bundle(args.out)
+    probe = slice(0, 4)
+    with torch.no_grad():
+        a = net.eval().exit_features(val.images[probe], val.states[probe], val.word_ids[probe])
+        b = back.exit_features(val.images[probe], val.states[probe], val.word_ids[probe])
+    err = float((a - b).abs().max())
+    size = sum(p.stat().st_size for p in args.out.iterdir()) / 1e6
+    result = {"steps": step, "minutes": round(elapsed() / 60, 1), "stop": stop_reason,
+              "train_loss_per_read": train_loss, "val": res_val, "train_subset": res_train,
+              "calibration_samples": int(distances.shape[0]), "bundle": str(args.out),
+              "bundle_mb": round(size, 2), "round_trip_max_abs_diff": err}
+    (args.work / "result.json").write_text(json.dumps(result, indent=2) + "\n")
+    log(f"exported {args.out} ({size:.1f} MB, round-trip max |diff| {err:.2e}) in {time.time() - t_e:.0f}s; "
+        f"total {elapsed() / 60:.1f} min; summary in {args.work / 'result.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""End-to-end tests of reflexd and reflex (a package: see harness.py)."""
