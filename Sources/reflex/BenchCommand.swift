@@ -5,7 +5,7 @@ import ReflexDaemon
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Benchmarks that print JSON (--json) against a baseline measured in the same run.",
-        subcommands: [EngineBenchCommand.self, TransportBenchCommand.self])
+        subcommands: [EngineBenchCommand.self, TransportBenchCommand.self, SchedulerBenchCommand.self])
 }
 
 /// Progress goes to stderr so that stdout stays the table and the JSON line.
@@ -73,5 +73,28 @@ struct TransportBenchCommand: ParsableCommand {
                             v("daemon_us"), v("engine_us"), v("daemon_overhead_us"), v("overhead_over_raw"))
         }
         try printReport(cases, extra: ["benchmark": "transport"], json: json, table: table)
+    }
+}
+
+struct SchedulerBenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "scheduler",
+        abstract: "Replay recorded observations through the engine under several budgets: realised compute, exits, latency, misses.")
+
+    @Option(help: "Model bundle.") var model = "models/default"
+    @Option(help: "Trace folder (written by `python -m reflex_metaworld.make_trace`).") var trace = NSHomeDirectory() + "/.cache/reflex/trace"
+    @Option(help: "Times the trace is replayed per setting.") var passes = 1
+    @Option(help: "Engine threads.") var threads = 1
+    @Option(help: "The repository's tools/ folder (to make the trace).") var tools: String?
+    @Flag(help: "End with one JSON line.") var json = false
+
+    func run() throws {
+        if !FileManager.default.fileExists(atPath: trace + "/images.npy") {
+            progress("writing the replay trace to \(trace) from the validation demonstrations")
+            _ = try PythonTools(toolsDirectory: tools).run(module: "reflex_metaworld.make_trace", ["--out", trace])
+        }
+        let bench = SchedulerBench(model: model, trace: try SchedulerBench.Trace(directory: trace), threads: threads, log: progress)
+        let cases = try bench.run(passes: passes)
+        try printReport(cases, extra: ["benchmark": "scheduler", "model": model], json: json, table: SchedulerBench.table(cases))
     }
 }

@@ -250,28 +250,26 @@ public final class PolicyServer {
         let deadlineUs = deadlineMs.map { $0 * 1000 }
         var session = sessions.session(robot, now: start, makeState: model.policy.makeState)
         let tokens = session.tokens(for: h.instruction ?? "", tokenizer: model.policy.tokenizer)
-        let (thresholds, probe) = planner.plan(elapsedUs: MonotonicClock.microseconds(from: p.receipt, to: start), deadlineUs: deadlineUs)
-        var rule = DaemonStopRule(thresholds: thresholds, probe: probe, deadlineUs: deadlineUs, receipt: p.receipt,
-                                  start: start, totalExits: model.exits, deadlineGuard: planner.deadlineGuard)
         guard let image = p.request.tensor(named: "image"), let state = p.request.tensor(named: "state") else {
             reply(error: WireError(.badTensor, "image and state are required", robot: robot, seq: h.seq), envelope: p.envelope)
             return
         }
         var recurrent = session.recurrent
+        let outcome: BudgetedStep.Outcome
         do {
-            try image.frame.withUnsafeBytes { img in
+            outcome = try image.frame.withUnsafeBytes { img in
                 try state.frame.withUnsafeBytes { st in
-                    try model.policy.step(Observation(image: img, state: st, words: tokens.ids), state: &recurrent,
-                                          rule: &rule, workspace: model.workspace, output: &model.output)
+                    try BudgetedStep.run(model: model, planner: &planner, observation: Observation(image: img, state: st, words: tokens.ids),
+                                         recurrent: &recurrent, receipt: p.receipt, start: start, deadlineUs: deadlineUs)
                 }
             }
         } catch {
             reply(error: WireError(.internalError, "\(error)", robot: robot, seq: h.seq), envelope: p.envelope)
             return
         }
-        let inferEnd = MonotonicClock.now()
+        let inferEnd = outcome.inferEnd
+        let probe = outcome.probe
         let out = model.output
-        planner.deadlineGuard = rule.deadlineGuard
         guard out.action.allSatisfy(\.isFinite) else {
             // Never send a non-finite action; the recurrent state that produced it is dropped too.
             session.recurrent = model.policy.makeState()
@@ -286,9 +284,8 @@ public final class PolicyServer {
         session.steps += 1
         sessions.store(session)
         let gflops = Double(out.flops) / 1e9
-        planner.observe(exit: out.exit, distances: out.distances[0..<out.exit], probe: probe, gflops: gflops)
 
-        var reply = ActionReply(robot: robot, seq: h.seq, exit: out.exit, exits: model.exits, reason: rule.reason, gflops: gflops,
+        var reply = ActionReply(robot: robot, seq: h.seq, exit: out.exit, exits: model.exits, reason: outcome.reason, gflops: gflops,
                                 timing: StepTiming(queue: 0, infer: 0, total: 0), actionShape: [out.action.count],
                                 unknownWords: tokens.unknownWords)
         let end = MonotonicClock.now()
@@ -301,7 +298,7 @@ public final class PolicyServer {
         let totalUs = MonotonicClock.microseconds(from: p.receipt, to: MonotonicClock.now())
         planner.deadlineGuard.recordFinish(latencyUs: MonotonicClock.microseconds(from: inferEnd, to: MonotonicClock.now()))
         publish(robot: robot, header: header, action: actionBytes)
-        stats.recordStep(exit: out.exit, reason: rule.reason.rawValue, totalUs: totalUs,
+        stats.recordStep(exit: out.exit, reason: outcome.reason.rawValue, totalUs: totalUs,
                          missed: deadlineUs.map { totalUs > $0 } ?? false, probe: probe)
     }
 

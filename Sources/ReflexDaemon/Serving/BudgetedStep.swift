@@ -1,0 +1,28 @@
+import ReflexEngine
+import ReflexScheduler
+
+/// One step under the budget: the scheduler's plan, the stop rule, the engine, and the
+/// scheduler's feedback. The serving loop and `reflex bench scheduler` both step through here.
+enum BudgetedStep {
+    struct Outcome {
+        let reason: ExitReason
+        let probe: Bool
+        /// When the engine finished.
+        let inferEnd: UInt64
+    }
+
+    /// Runs `model` on one observation; the action is in `model.output`, the candidate recurrent
+    /// state in `recurrent` (the caller commits it only if the action is usable).
+    static func run(model: LoadedModel, planner: inout BudgetPlanner, observation: Observation,
+                    recurrent: inout RecurrentState, receipt: UInt64, start: UInt64, deadlineUs: Double?) throws -> Outcome {
+        let (thresholds, probe) = planner.plan(elapsedUs: MonotonicClock.microseconds(from: receipt, to: start), deadlineUs: deadlineUs)
+        var rule = DaemonStopRule(thresholds: thresholds, probe: probe, deadlineUs: deadlineUs, receipt: receipt,
+                                  start: start, totalExits: model.exits, deadlineGuard: planner.deadlineGuard)
+        try model.policy.step(observation, state: &recurrent, rule: &rule, workspace: model.workspace, output: &model.output)
+        let end = MonotonicClock.now()
+        planner.deadlineGuard = rule.deadlineGuard
+        let out = model.output
+        planner.observe(exit: out.exit, distances: out.distances[0..<out.exit], probe: probe, gflops: Double(out.flops) / 1e9)
+        return Outcome(reason: rule.reason, probe: probe, inferEnd: end)
+    }
+}
