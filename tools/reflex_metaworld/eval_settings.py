@@ -89,6 +89,7 @@ class ModelInfo:
     resident_bytes: tuple[int, ...]    # per exit
     observation: dict
     inputs: tuple
+    calibration_samples: int = 0       # budget settings below full depth need calibration data
 
     @property
     def exits(self) -> int:
@@ -122,7 +123,8 @@ class ModelInfo:
                    gflops=tuple(float(e["gflops"]) for e in exits),
                    resident_bytes=tuple(int(e["resident_bytes"]) for e in exits),
                    observation=d.get("observation") or {}, inputs=tuple(
-                       (i["name"], i["dtype"], tuple(i["shape"])) for i in d.get("inputs", [])))
+                       (i["name"], i["dtype"], tuple(i["shape"])) for i in d.get("inputs", [])),
+                   calibration_samples=int(d.get("calibration_samples") or 0))
 
 
 def default_names(exits: int) -> list[str]:

@@ -69,10 +69,11 @@ DEFAULT_MODEL = REPO / "models" / "default"
 DEFAULT_DEMOS = Path(os.path.expanduser("~/.cache/reflex/demos"))
 RECORD_VERSION = 1
 REASONS = ("threshold", "last", "deadline", "memory")
-LAT_BASE = 1.02          # latency histograms: buckets 2% wide (percentiles to ±1%)
+LAT_BASE = 1.04          # latency histograms: buckets 4% wide (percentiles to ±2%)
 START_TIMEOUT_S = 60.0
 REPLY_TIMEOUT_MS = 30_000
 MEASURE_STEPS = 40
+NEAR_LAYOUT_M = 0.005    # the summary splits full-depth success at this layout distance
 
 
 def log(msg: str) -> None:
@@ -160,7 +161,7 @@ class Daemon:
 
     def __init__(self, binary: Path, model: Path, budget: dict, scheduler: dict,
                  log_level: str = "info"):
-        self.binary = Path(binary)
+        self.binary = Path(binary).resolve()
         # short path: an ipc:// path must fit in sockaddr_un (108 bytes)
         self.dir = Path(tempfile.mkdtemp(prefix="rxeval-", dir="/tmp"))
         self.policy = f"ipc://{self.dir}/policy"
@@ -240,7 +241,9 @@ class Daemon:
 # --------------------------------------------------------------------------- latency histograms
 
 def lat_add(hist: Counter, us: float) -> None:
-    hist[int(round(math.log(max(us, 1.0)) / math.log(LAT_BASE)))] += 1
+    """Counts `us` in a log-spaced histogram keyed by the bucket's value in µs (so that records
+    stay comparable if LAT_BASE changes)."""
+    hist[int(round(LAT_BASE ** round(math.log(max(us, 1.0)) / math.log(LAT_BASE))))] += 1
 
 
 def lat_merge(hists) -> Counter:
@@ -259,8 +262,8 @@ def lat_quantile(hist: Counter, q: float) -> float | None:
     for k in sorted(hist):
         seen += hist[k]
         if seen > rank:
-            return LAT_BASE ** k
-    return LAT_BASE ** max(hist)
+            return float(k)
+    return float(max(hist))
 
 
 # --------------------------------------------------------------------------- episodes
@@ -312,19 +315,15 @@ def run_episode(scene: TaskScene, client: ReflexClient, robot: str, episode: int
     render_s = sim_s = rtt_s = 0.0
     total_us_sum = 0.0
     unknown: set[str] = set()
-    forced_ok = True
     success, first_success, steps = False, None, 0
     t_episode = time.perf_counter()
     for t in range(max_steps):
         t0 = time.perf_counter()
-        image = scene.camera.render()
+        # the frozen settings send a fixed frame: the camera is not rendered again
+        image = scene.camera.render() if frozen is None else frozen
+        if setting.frozen == "first" and frozen is None:
+            frozen = image
         t1 = time.perf_counter()
-        if setting.frozen == "first":
-            if frozen is None:
-                frozen = image
-            image = frozen
-        elif frozen is not None:
-            image = frozen
         action, info = client.step(robot, instruction, image=image, state=T.state_of(obs))
         t2 = time.perf_counter()
         if action.shape != (T.ACTION_DIM,) or not np.all(np.isfinite(action)):
@@ -345,7 +344,6 @@ def run_episode(scene: TaskScene, client: ReflexClient, robot: str, episode: int
         sim_s += t3 - t2
         unknown.update(info.get("unknown_words") or [])
         if setting.kind == "exit" and k != setting.exit:
-            forced_ok = False
             raise RuntimeError(f"{setting.name}: step {t} of {robot} answered from exit {k} "
                                f"(reason {info['reason']}), not exit {setting.exit}")
         if step_hook is not None:
@@ -361,7 +359,7 @@ def run_episode(scene: TaskScene, client: ReflexClient, robot: str, episode: int
         "gflops_sum": round(gflops_sum, 6), "mean_gflops": round(gflops_sum / steps, 6),
         "mean_fraction": round(gflops_sum / steps / model.full_gflops, 6),
         "exit_counts": exit_counts, "reasons": dict(reasons),
-        "forced_exit_ok": forced_ok if setting.kind == "exit" else None,
+        "forced_exit_ok": True if setting.kind == "exit" else None,   # checked on every step
         "daemon_total_us_mean": round(total_us_sum / steps, 1),
         "lat_total_us": {str(k): v for k, v in sorted(lat_total.items())},
         "lat_rtt_us": {str(k): v for k, v in sorted(lat_rtt.items())},
@@ -459,16 +457,25 @@ def measure(task: str, image_size: int, client: ReflexClient, model: S.ModelInfo
             "step_ms": round(rec["render_ms"] + rec["sim_ms"] + rec["rtt_ms"], 3)}
 
 
-def estimate(pending: list[tuple[str, str, int]], per_step_ms: float, expert: dict[str, float],
-             overhead_s: float = 1.5) -> tuple[float, float]:
-    """(low, high) seconds for the pending episodes: low if episodes take the expert's steps,
-    high if every episode runs to its step limit. overhead_s: per (setting, task) block."""
+def step_ms_at(m: dict, fraction: float) -> float:
+    """Loop time per step when the daemon spends `fraction` of full depth: render + simulator +
+    transport/client overhead + the daemon's full-depth time scaled by the fraction."""
+    overhead = max(m["rtt_ms"] - m["daemon_total_ms"], 0.0)
+    return m["render_ms"] + m["sim_ms"] + overhead + m["daemon_total_ms"] * fraction
+
+
+def estimate(pending: list[tuple[str, str, int]], m: dict, fractions: dict[str, float],
+             expert: dict[str, float], block_overhead_s: float = 2.0) -> tuple[float, float]:
+    """(low, high) seconds for the pending episodes: low if episodes take the experts' steps,
+    high if every episode runs to its step limit. fractions: each setting's expected compute
+    fraction; block_overhead_s: making a task's scene (per setting and task)."""
     blocks = {(s, t) for s, t, _ in pending}
-    lo = hi = overhead_s * len(blocks)
-    for _s, t, _e in pending:
+    lo = hi = block_overhead_s * len(blocks)
+    for s, t, _e in pending:
+        ms = step_ms_at(m, fractions.get(s, 1.0))
         lim = T.spec(t).max_steps
-        lo += min(lim, expert.get(t, lim)) * per_step_ms / 1000
-        hi += lim * per_step_ms / 1000
+        lo += min(lim, expert.get(t, lim)) * ms / 1000
+        hi += lim * ms / 1000
     return lo, hi
 
 
@@ -505,8 +512,9 @@ def summarise(records: dict[tuple[str, str, int], dict], model: S.ModelInfo,
                            "rtt_p50": lat_quantile(lr, 0.5), "rtt_p99": lat_quantile(lr, 0.99)},
             "loop_ms": {k: sum(r[k] * r["steps"] for r in rs) / max(steps, 1)
                         for k in ("render_ms", "sim_ms", "rtt_ms")},
+            "episodes_list": [int(r["episode"]) for r in rs],
+            "episode_success": [bool(r["success"]) for r in rs],
             "layout_distance_m": [r.get("layout_distance_m") for r in rs],
-            "episodes_list": sorted(int(r["episode"]) for r in rs),
         }
 
     out = {"model": {"name": model.name, "sha256": model.sha256, "exits": E,
@@ -608,21 +616,38 @@ def goal_lines(summary: dict) -> list[str]:
     if full is None:
         return out
     n = st["full"]["overall"]["tasks"]
+    complete = n == len(T.TASK_NAMES)
+
+    def verdict(ok: bool) -> str:
+        return ("met" if ok else "not met") if complete else f"partial run ({n} tasks)"
+
     out.append(f"full depth: {_pct(full)} mean success over {n} tasks (goal ≥ 80% over 12): "
-               + ("met" if full >= 0.8 and n == 12 else "not met" if n == 12 else "partial run"))
+               + verdict(full >= 0.8))
     if sr("exit-1") is not None:
-        out.append(f"exit 1 forced: {_pct(sr('exit-1'))} (goal: clearly below full depth; "
-                   f"difference {100 * (full - sr('exit-1')):+.0f} points)")
+        out.append(f"exit 1 forced: {_pct(sr('exit-1'))} (goal: clearly below full depth): "
+                   f"{100 * (sr('exit-1') - full):+.0f} points")
     if sr("frozen-image") is not None:
-        out.append(f"image frozen: {_pct(sr('frozen-image'))} (goal: far below full depth; "
-                   f"difference {100 * (full - sr('frozen-image')):+.0f} points)")
+        out.append(f"image frozen: {_pct(sr('frozen-image'))} (goal: far below full depth): "
+                   f"{100 * (sr('frozen-image') - full):+.0f} points")
+    if sr("frozen-first") is not None:
+        out.append(f"image frozen at the episode's first frame: {_pct(sr('frozen-first'))}: "
+                   f"{100 * (sr('frozen-first') - full):+.0f} points")
+    o = st["full"]["overall"]
+    pairs = [(d, ok) for d, ok in zip(o["layout_distance_m"], o["episode_success"]) if d is not None]
+    if pairs:
+        near = [ok for d, ok in pairs if d < NEAR_LAYOUT_M]
+        far = [ok for d, ok in pairs if d >= NEAR_LAYOUT_M]
+        out.append(f"full depth by distance of the evaluation layout to the nearest training layout: "
+                   f"< {1000 * NEAR_LAYOUT_M:.0f} mm {_pct(np.mean(near) if near else None)} "
+                   f"({len(near)} episodes), ≥ {1000 * NEAR_LAYOUT_M:.0f} mm "
+                   f"{_pct(np.mean(far) if far else None)} ({len(far)} episodes)")
     for mode in S.MODES:
         name = f"avg-0.4-{mode}"
         if sr(name) is not None:
             d = 100 * (sr(name) - full)
             out.append(f"average_fraction 0.4 ({mode}): {_pct(sr(name))}, {d:+.1f} points vs full "
                        f"depth at {st[name]['overall']['mean_fraction']:.2f} of its compute (goal: "
-                       f"within 3 points): " + ("met" if d >= -3 else "not met"))
+                       f"within 3 points): " + verdict(d >= -3))
     return out
 
 
@@ -664,38 +689,43 @@ def write_summary(out: Path, records: dict, model: S.ModelInfo, settings_order: 
             log(f"WARNING {results_md} has no <!-- eval:begin --> … <!-- eval:end --> section: not updated")
     log(f"summary: {out / 'summary.md'}, {out / 'summary.json'}, plots in {out}")
     print()
-    print(markdown(summary, list(T.TASK_NAMES), None, label).split("### Success per task")[0], flush=True)
+    text = markdown(summary, list(T.TASK_NAMES), None, label)
+    mark = "### Against the goals"
+    goals = mark + text.split(mark, 1)[1] if mark in text else ""
+    print(text.split("### Success per task")[0] + goals, flush=True)
     return summary
 
 
 # --------------------------------------------------------------------------- the run
 
 class External:
-    """A running daemon given by --endpoint: budget set per setting over --control."""
+    """A running daemon given by --endpoint: budget set per setting over --control, the
+    original budget restored at the end. Its scheduler mode is read from the stats (or taken
+    from --external-mode)."""
 
     def __init__(self, endpoint: str, control: str | None, mode: str):
-        self.policy, self.control, self.mode = endpoint, control, mode
-        self.saved_budget = None
+        if control is None:
+            raise SystemExit("--endpoint needs --control to set each setting's budget")
+        self.policy, self.control = endpoint, control
+        with ControlClient(control, timeout_ms=10_000) as c:
+            stats = c.stats()
+        self.saved_budget = stats.get("budget")
+        self.mode = stats.get("scheduler") if stats.get("scheduler") in S.MODES else mode
 
     def apply(self, setting: S.Setting, model: S.ModelInfo) -> None:
-        if self.control is None:
-            raise SystemExit("--endpoint needs --control to set each setting's budget")
         with ControlClient(self.control, timeout_ms=10_000) as c:
-            if self.saved_budget is None:
-                self.saved_budget = c.stats().get("budget")
-            budget = dict(setting.daemon_config(model)["budget"])
-            budget.pop("average_gflops", None)
-            c.budget(**budget)
+            c.budget(**setting.daemon_config(model)["budget"])
 
     def restore(self) -> None:
-        if self.saved_budget is not None and self.control is not None:
+        if self.saved_budget:
             with ControlClient(self.control, timeout_ms=10_000) as c:
-                c.budget(**{k: v for k, v in self.saved_budget.items() if v is not None})
+                c.budget(**{"deadline_ms": None, "memory_mb": None, **self.saved_budget})
 
 
 def parse_args(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n", 1)[1])
+                                 formatter_class=argparse.RawDescriptionHelpFormatter,
+                                 epilog=__doc__.split("\n\n", 1)[1])
     ap.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="bundle directory [models/default]")
     ap.add_argument("--settings", default="default", help="comma-separated settings or groups "
                     "(default, all, exits, budgets; see eval_settings.py) [default]")
@@ -719,7 +749,8 @@ def parse_args(argv=None):
     ap.add_argument("--endpoint", default=None, help="use a running daemon's policy endpoint")
     ap.add_argument("--control", default=None, help="its control endpoint (needed with --endpoint)")
     ap.add_argument("--external-mode", choices=S.MODES, default="online",
-                    help="the running daemon's scheduler.mode: only avg-* settings of that mode run")
+                    help="the running daemon's scheduler.mode when its stats do not say: only avg-* "
+                    "settings of that mode run")
     ap.add_argument("--demos", type=Path, default=DEFAULT_DEMOS,
                     help="demonstrations folder: layout distances and expert steps for the estimate")
     ap.add_argument("--image-size", type=int, default=R.DEFAULT_IMAGE_SIZE)
@@ -783,9 +814,15 @@ def main(argv=None) -> int:
         kind = "release" if "/release/" in str(reflexd) else "debug" if "/debug/" in str(reflexd) else "?"
         log(f"reflexd: {reflexd} ({kind}{' build: the daemon code is slower than release' if kind == 'debug' else ''})")
     else:
-        skipped = [s.name for s in settings if s.kind == "budget" and s.mode != args.external_mode]
+        skipped = [s.name for s in settings if s.kind == "budget" and s.mode != external.mode]
         if skipped:
-            log(f"the running daemon's mode is {args.external_mode}: skipping {', '.join(skipped)}")
+            log(f"the running daemon's scheduler mode is {external.mode}: skipping {', '.join(skipped)}")
+        settings = [s for s in settings if s.name not in skipped]
+    if model.calibration_samples == 0:
+        skipped = [s.name for s in settings if s.kind == "budget" and s.average_fraction(model) < 1.0]
+        if skipped:
+            log(f"WARNING the bundle has no calibration data, so the daemon serves only full-depth "
+                f"budgets: skipping {', '.join(skipped)}")
         settings = [s for s in settings if s.name not in skipped]
     for s in settings:
         log(f"setting {s.name:15s} {s.describe(model)}")
@@ -811,10 +848,14 @@ def main(argv=None) -> int:
     log(f"loop per step ({m['steps']} steps of {m['task']}, full depth): render {m['render_ms']:.1f} ms, "
         f"simulator {m['sim_ms']:.1f} ms, daemon round trip {m['rtt_ms']:.1f} ms (daemon total "
         f"{m['daemon_total_ms']:.1f} ms) = {m['step_ms']:.1f} ms")
-    lo, hi = estimate(pending, m["step_ms"], expert)
-    log(f"estimate for the {len(pending)} pending episodes: {hms(lo)} if episodes take the experts' "
-        f"steps, {hms(hi)} if every one runs to its step limit (full-depth step time; cheaper "
-        f"settings are a little faster)")
+    fractions = {}
+    for st in settings:
+        fractions[st.name] = (model.fractions[st.exit - 1] if st.kind == "exit"
+                              else st.average_fraction(model))
+    lo, hi = estimate(pending, m, fractions, expert)
+    log(f"per step at exit 1 only: ~{step_ms_at(m, model.fractions[0]):.1f} ms. Estimate for the "
+        f"{len(pending)} pending episodes: {hms(lo)} if episodes take the experts' steps (to "
+        f"{hms(hi)} if every one runs to its step limit)")
     if args.measure_only:
         (args.out / "measure.json").write_text(json.dumps(
             {"measure": m, "pending": len(pending), "estimate_s": [lo, hi]}, indent=1) + "\n")
@@ -904,8 +945,10 @@ def main(argv=None) -> int:
                                     log(f"WARNING words unknown to the model: {rec['unknown_words']}")
                                 if not args.quiet:
                                     hist = " ".join(f"{x}" for x in rec["exit_counts"])
+                                    outcome = (f"SUCCESS at step {rec['first_success']}" if rec["success"]
+                                               else f"fail after {rec['steps']}")
                                     log(f"{s.name} {t} ep {e + 1}/{args.episodes}: "
-                                        f"{'SUCCESS at step ' + str(rec['first_success']) if rec['success'] else 'fail after ' + str(rec['steps'])} "
+                                        f"{outcome} "
                                         f"| frac {rec['mean_fraction']:.2f} | exits [{hist}] | {rec['wall_s']:.1f} s "
                                         f"(render {rec['render_ms']:.1f} + sim {rec['sim_ms']:.1f} + daemon "
                                         f"{rec['rtt_ms']:.1f} ms/step) | {ran}/{len(pending)}, ETA {hms(eta)}")
@@ -913,7 +956,8 @@ def main(argv=None) -> int:
                             scene.close()
                         if task_recs:
                             sr = np.mean([r["success"] for r in task_recs])
-                            fr = sum(r["gflops_sum"] for r in task_recs) / sum(r["steps"] for r in task_recs) / model.full_gflops
+                            fr = (sum(r["gflops_sum"] for r in task_recs)
+                                  / sum(r["steps"] for r in task_recs) / model.full_gflops)
                             left = len(pending) - ran
                             log(f"-- {s.name} {t}: {100 * sr:.0f}% success in {len(task_recs)} episodes, "
                                 f"mean fraction {fr:.3f}, {time.time() - t_task:.0f} s; {ran}/{len(pending)} "

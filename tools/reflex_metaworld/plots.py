@@ -29,7 +29,7 @@ def _points(summary: dict):
 
 
 def success_vs_compute(summary: dict, path: Path, label: str | None = None) -> Path:
-    fig, ax = plt.subplots(figsize=(7.2, 5.0), dpi=120)
+    fig, ax = plt.subplots(figsize=(9.6, 5.0), dpi=120)
     pts = {n: (x, y, nt) for n, x, y, nt in _points(summary)}
     E = summary["model"]["exits"]
     # forced exits, connected, ending at full depth
@@ -58,7 +58,8 @@ def success_vs_compute(summary: dict, path: Path, label: str | None = None) -> P
         if name in pts:
             x, y, _ = pts[name]
             ax.plot([x], [y], marker, color="tab:red", ms=9, ls="none",
-                    label=f"full depth, {'frozen camera (other layout)' if name == 'frozen-image' else 'camera frozen at first frame'}",
+                    label="full depth, " + ("frozen camera (other layout)" if name == "frozen-image"
+                                            else "camera frozen at first frame"),
                     zorder=3)
     ax.set_xlabel("mean compute per step (fraction of full depth)")
     ax.set_ylabel("success rate, mean over tasks (%)")
@@ -68,7 +69,7 @@ def success_vs_compute(summary: dict, path: Path, label: str | None = None) -> P
     tasks = max((nt for _, (_, _, nt) in pts.items()), default=0)
     title = f"Meta-World, {tasks} task{'s' if tasks != 1 else ''}, held-out layouts, through reflexd"
     ax.set_title(title + (f"\n{label}" if label else ""), fontsize=10)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

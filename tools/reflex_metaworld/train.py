@@ -76,7 +76,7 @@ def parse_args(argv=None):
     ap.add_argument("--steps", type=int, default=2000, help="planned steps (the LR schedule's length)")
     ap.add_argument("--minutes", type=float, default=85.0,
                     help="wall-clock budget of the whole run (over resumes), export included")
-    ap.add_argument("--reserve-minutes", type=float, default=6.0,
+    ap.add_argument("--reserve-minutes", type=float, default=9.0,
                     help="kept from --minutes for the final evaluation, calibration and export")
     ap.add_argument("--batch", type=int, default=16, help="sequences (episode streams) per step")
     ap.add_argument("--window", type=int, default=8, help="consecutive frames per sequence")
@@ -94,7 +94,7 @@ def parse_args(argv=None):
     ap.add_argument("--val-minutes", type=float, default=10.0, help="quick validation interval")
     ap.add_argument("--final-val-per-task", type=int, default=None,
                     help="validation episodes per task for the final evaluation and calibration (default: all)")
-    ap.add_argument("--train-eval-per-task", type=int, default=2,
+    ap.add_argument("--train-eval-per-task", type=int, default=1,
                     help="training episodes per task evaluated at the end (for the train/val gap)")
     ap.add_argument("--tasks", default=",".join(T.TASK_NAMES))
     ap.add_argument("--max-episodes", type=int, default=None, help="per task (default: all)")
@@ -104,6 +104,9 @@ def parse_args(argv=None):
     ap.add_argument("--name", default=BUNDLE_NAME)
     ap.add_argument("--storage-dtype", default="float32")
     ap.add_argument("--resume", action="store_true", help="continue from --work/ckpt.pt")
+    ap.add_argument("--stop-after", type=int, default=None,
+                    help="stop after this many steps in this process, checkpoint, no export "
+                         "(as if interrupted; for testing --resume)")
     ap.add_argument("--quiet", action="store_true", help="log to the file only")
     return ap.parse_args(argv)
 
@@ -277,7 +280,12 @@ def main(argv=None) -> int:
     window_n, window_t0, window_step0 = 0, time.time(), step
     last_ckpt = last_val = time.time()
     stop_reason = "planned steps done"
+    first_step = step
     while step < args.steps:
+        if args.stop_after is not None and step - first_step >= args.stop_after:
+            checkpoint()
+            log(f"stopped after {args.stop_after} steps (--stop-after) at step {step}; checkpoint written")
+            return 0
         if elapsed() >= budget_s:
             stop_reason = f"time budget reached at step {step} of {args.steps}"
             break

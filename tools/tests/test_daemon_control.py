@@ -158,3 +158,24 @@ def test_session_cap_holds_for_new_robots_arriving_together(start_daemon):
     assert all(r["code"] == "overloaded" for r in refused), refused
     assert len(served) <= 2, f"{len(served)} robots served with max_sessions 2: {replies}"
     assert daemon.stats()["sessions"] <= 2
+
+
+def test_memory_cap_loads_fewer_exits_and_moves_live(start_daemon):
+    """tiny's exits need 142,992 / 211,600 / 280,208 resident bytes: 0.22 MiB holds two exits."""
+    daemon = start_daemon({"budget": {"average_fraction": 1.0, "memory_mb": 0.22}})
+    with daemon.control_client() as control, daemon.client() as client:
+        stats = control.stats()
+        assert stats["loaded_exits"] == 2 and stats["resident_model_bytes"] == 211600
+        assert stats["thresholds"][2] is None
+        for t in range(3):
+            _, info = step(client, "mem-a", t)
+            assert (info["exit"], info["reason"], info["exits"]) == (2, "memory", EXITS)
+        answer = control.budget(memory_mb=None)
+        assert answer["budget"]["memory_mb"] is None
+        stats = control.stats()
+        assert stats["loaded_exits"] == 3 and stats["resident_model_bytes"] == 280208
+        _, info = step(client, "mem-a", 9)
+        assert (info["exit"], info["reason"]) == (3, "last")
+        with pytest.raises(ReflexError, match="cannot hold exit 1"):
+            control.budget(memory_mb=0.1)
+        assert control.stats()["loaded_exits"] == 3

@@ -29,7 +29,9 @@ struct DaemonStopRule: StopRule {
         let now = MonotonicClock.now()
         deadlineGuard.record(segment: p.exit - 1, latencyUs: MonotonicClock.microseconds(from: lastMark, to: now))
         lastMark = now
-        let thresholdSays = !probe && p.exit < totalExits && thresholds.stops(atExit: p.exit, distance: p.distance)
+        // The thresholds cover the loaded exits; the last one's is +∞ (it always stops), so it
+        // says nothing about why a step ends there.
+        let thresholdSays = !probe && p.exit < thresholds.exits && thresholds.stops(atExit: p.exit, distance: p.distance)
         if p.isLast {
             reason = thresholdSays ? .threshold : (p.exit < totalExits ? .memory : .last)
             return true
