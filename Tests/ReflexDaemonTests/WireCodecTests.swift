@@ -313,8 +313,9 @@ import Testing
 
     @Test func otherRepliesHaveTheContractsKeys() {
         #expect(String(decoding: ReplyEncoder.pong(
-            robot: nil, seq: 3, model: "default", modelSHA256: "ab12", version: "0.1.0", exits: 6), as: UTF8.self)
-            == #"{"v":1,"type":"pong","robot":null,"seq":3,"model":"default","model_sha256":"ab12","version":"0.1.0","exits":6}"#)
+            robot: nil, seq: 3, model: "default", modelSHA256: "ab12", version: "0.1.0", exits: 6,
+            inputs: [TensorSpec(name: "image", dtype: .uint8, shape: [96, 96, 3])]), as: UTF8.self)
+            == #"{"v":1,"type":"pong","robot":null,"seq":3,"model":"default","model_sha256":"ab12","version":"0.1.0","exits":6,"inputs":[{"name":"image","dtype":"uint8","shape":[96,96,3]}]}"#)
         #expect(String(decoding: ReplyEncoder.ok(robot: "r", seq: 0), as: UTF8.self)
             == #"{"v":1,"type":"ok","robot":"r","seq":0}"#)
         #expect(String(decoding: ReplyEncoder.error(WireError(.internalError, "model produced NaN", robot: "r", seq: UInt64.max)), as: UTF8.self)

@@ -15,10 +15,7 @@ struct SessionTable {
 
     func contains(_ robot: String) -> Bool { sessions[robot] != nil }
 
-    /// Whether a request of `robot` may be taken: it has a session, or there is room for one.
-    func admits(_ robot: String) -> Bool { sessions[robot] != nil || sessions.count < maxSessions }
-
-    /// The robot's session, created (zero state) if needed. Callers check `admits` first.
+    /// The robot's session, created (zero state) if needed. The serving loop checks the cap first.
     mutating func session(_ robot: String, now: UInt64, makeState: () -> RecurrentState) -> Session {
         if let s = sessions[robot] { return s }
         let s = Session(robot: robot, recurrent: makeState(), now: now)

@@ -3,27 +3,13 @@ keeps torch to one thread: the machine is shared."""
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 torch.set_num_threads(1)
 
-from reflex_model.make_fixtures import FIXTURES, build_net  # noqa: E402
-
-
-def random_net(name: str = "tiny", seed: int = 1):
-    torch.manual_seed(seed)
-    return build_net(FIXTURES[name], np.random.default_rng(seed))
-
-
-def random_obs(net, seed: int = 0, instruction: str = "open the drawer"):
-    rng = np.random.default_rng(seed)
-    dm = net.dims
-    return {"image": rng.integers(0, 256, (dm.H, dm.W, dm.C), dtype=np.uint8),
-            "state": rng.standard_normal(dm.D).astype(np.float32),
-            "instruction": instruction}
+from reflex_model.testing import random_net  # noqa: E402
 
 
 @pytest.fixture(params=["tiny", "tiny-readout"])

@@ -8,7 +8,7 @@ from reflex_model import bench_runner
 from reflex_model.bench_runner import ExitStep, example_inputs
 from reflex_model.bundle import write_bundle
 
-from conftest import random_net
+from reflex_model.testing import random_net
 
 
 def test_exit_step_is_a_forced_step(net):

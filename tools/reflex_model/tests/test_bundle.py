@@ -9,7 +9,7 @@ from reflex_model.bundle import (calibration_distances, read_bundle, read_calibr
                                  write_bundle)
 from reflex_model.network import tensor_shapes
 
-from conftest import random_net, random_obs
+from reflex_model.testing import random_net, random_obs
 
 
 def same_steps(a, b, rec=None):

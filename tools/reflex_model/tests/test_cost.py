@@ -3,7 +3,7 @@ import math
 from reflex_model.bundle import build_manifest
 from reflex_model.cost import cost_model
 
-from conftest import random_net
+from reflex_model.testing import random_net
 
 
 def test_tiny_by_hand():
