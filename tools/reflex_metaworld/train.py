@@ -104,6 +104,10 @@ def parse_args(argv=None):
     ap.add_argument("--name", default=BUNDLE_NAME)
     ap.add_argument("--storage-dtype", default="float32")
     ap.add_argument("--resume", action="store_true", help="continue from --work/ckpt.pt")
+    ap.add_argument("--keep-better", action="store_true",
+                    help="export to --out only if its validation loss (exit forced, mean over the "
+                         "exits) is lower than that of the bundle already there (else to "
+                         "--work/bundle-final)")
     ap.add_argument("--stop-after", type=int, default=None,
                     help="stop after this many steps in this process, checkpoint, no export "
                          "(as if interrupted; for testing --resume)")
@@ -378,6 +382,17 @@ def main(argv=None) -> int:
     log(f"calibration: {distances.shape[0]} samples x {E} exits; median dist per exit [{fmt(q[1].tolist())}]")
 
     obs = observation(train.image_shape[0], task_names, demos_manifest)
+    new_score = float(np.mean(res_val["forced"]["huber"]))
+    if args.keep_better and (args.out / "manifest.json").exists():
+        old = json.loads((args.out / "manifest.json").read_text()).get("training", {})
+        old_score = (float(np.mean(old["val_huber_per_exit_forced"]))
+                     if old.get("val_huber_per_exit_forced") else math.inf)
+        if new_score >= old_score:
+            log(f"--keep-better: validation loss {new_score:.4f} is not below {old_score:.4f} of "
+                f"the bundle in {args.out}; exporting to {args.work / 'bundle-final'} instead")
+            args.out = args.work / "bundle-final"
+        else:
+            log(f"--keep-better: validation loss {new_score:.4f} < {old_score:.4f}; replacing {args.out}")
     write_bundle(net, args.out, name=args.name, storage_dtype=args.storage_dtype, observation=obs,
                  calibration=distances)
     manifest_path = args.out / "manifest.json"

@@ -4,7 +4,7 @@ models/default) and the benchmark configurations. The training pipeline imports 
 # The default model's architecture (manifest `architecture`).
 DEFAULT_ARCHITECTURE = {
     "width": 128, "heads": 4, "mlp_hidden": 512,
-    "blocks": 12, "exit_every": 2,
+    "blocks": 6, "exit_every": 1,
     "patch_size": 16, "instruction_tokens": 8,
     "pool": "max", "norm_eps": 1e-5,
     "head": {"lstm_hidden": 128, "lstm_layers": 1, "mlp_hidden": 128},

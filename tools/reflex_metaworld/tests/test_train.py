@@ -81,6 +81,11 @@ def test_training_lowers_the_loss_and_exports_a_bundle(demos, tmp_path):
     assert result["round_trip_max_abs_diff"] == 0.0
     assert len(result["val"]["forced"]["huber"]) == 3
     assert manifest["training"]["steps"] == 40
+    # --keep-better: a worse run (3 steps) does not replace the bundle
+    assert TR.main(args(demos, tmp_path, "--steps", "3", "--keep-better",
+                        "--work", str(tmp_path / "work2"))) == 0
+    assert json.loads((tmp_path / "bundle" / "manifest.json").read_text())["training"]["steps"] == 40
+    assert read_bundle(tmp_path / "work2" / "bundle-final")[1]["training"]["steps"] == 3
 
 
 def test_resume_continues_exactly(demos, tmp_path):
