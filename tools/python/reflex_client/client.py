@@ -7,9 +7,10 @@ import zmq
 from . import wire
 from .errors import ReflexError
 from .keys import apply_curve
+from .socket_owner import SocketOwner
 
 
-class ReflexClient:
+class ReflexClient(SocketOwner):
     """Sends observations to reflexd and returns its actions. ``timeout_ms`` bounds each call
     (None: wait forever). One request at a time; not thread-safe. Replies to requests that timed out are recognised by ``seq`` and dropped,
     so a timeout never leaves the client out of step."""
@@ -54,15 +55,6 @@ class ReflexClient:
     def ping(self, robot="ping"):
         """Returns the pong header (model, model_sha256, version, exits)."""
         return self._request("ping", robot, {}, [])[0]
-
-    def close(self):
-        self._socket.close(linger=0)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
     def _request(self, kind, robot, fields, inputs):
         self._seq += 1

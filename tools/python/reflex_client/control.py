@@ -6,9 +6,10 @@ import zmq
 
 from .errors import ReflexError
 from .keys import apply_curve
+from .socket_owner import SocketOwner
 
 
-class ControlClient:
+class ControlClient(SocketOwner):
     """JSON commands over a REQ socket. After a timeout the socket is made anew (a REQ socket
     that lost its reply can send no more), so the client stays usable."""
 
@@ -54,15 +55,6 @@ class ControlClient:
 
     def reload(self):
         return self.command({"cmd": "reload"})
-
-    def close(self):
-        self._socket.close(linger=0)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
     def _connect(self):
         socket = self._context.socket(zmq.REQ)

@@ -4,9 +4,10 @@ import zmq
 
 from . import wire
 from .keys import apply_curve
+from .socket_owner import SocketOwner
 
 
-class ActionSubscriber:
+class ActionSubscriber(SocketOwner):
     """Receives ``(robot, action, header)`` from reflexd's actions socket, for one robot or all."""
 
     def __init__(self, endpoint, robot=None, timeout_ms=None, server_public_key=None,
@@ -44,11 +45,3 @@ class ActionSubscriber:
         while True:
             yield self.receive()
 
-    def close(self):
-        self._socket.close(linger=0)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
