@@ -130,6 +130,9 @@ public struct DeadlineGuard: Sendable {
             }
             estimate = max(estimate, perGFLOP * segmentCosts[segment]) * configuration.coldFactor
         }
-        return estimate * pace * (1 + configuration.marginFraction)
+        // The step's pace scales the typical (median) latency: the high quantile already holds
+        // the tail, and scaling it too would turn one scheduling hiccup into "stop now" at any deadline.
+        let typical = own.count >= warm ? own.quantile(0.5)! : estimate
+        return max(estimate, typical * pace) * (1 + configuration.marginFraction)
     }
 }
