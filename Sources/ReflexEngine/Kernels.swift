@@ -79,11 +79,7 @@ enum Kernels {
             var m = row[0]
             for j in 1..<cols { m = row[j] > m ? row[j] : m }
             for j in 0..<cols { row[j] = exp(row[j] - m) }
-            var s0: Float = 0, s1: Float = 0, s2: Float = 0, s3: Float = 0
-            var j = 0
-            while j + 4 <= cols { s0 += row[j]; s1 += row[j + 1]; s2 += row[j + 2]; s3 += row[j + 3]; j += 4 }
-            while j < cols { s0 += row[j]; j += 1 }
-            let inv = 1 / ((s0 + s1) + (s2 + s3))
+            let inv = 1 / sum(row, cols) { $0 }
             for j in 0..<cols { row[j] *= inv }
         }
     }
