@@ -25,6 +25,7 @@ public enum ConfigLoader {
     /// Validates YAML text as if read from `path`: problems name `path`, and relative paths in
     /// it are resolved against `path`'s folder.
     public static func load(yaml: String, path: String, checkFiles: Bool = false) throws(ConfigError) -> DaemonConfig {
+        if let problem = YAMLAliasLimit.problem(in: yaml, file: path) { throw .invalid([problem]) }
         let root: Node?
         do {
             root = try Yams.compose(yaml: yaml)

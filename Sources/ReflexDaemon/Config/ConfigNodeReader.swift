@@ -95,7 +95,7 @@ struct ConfigNodeReader {
             report(at: node.mark, "\(section.keyPath(key)): \(rule.requirement), got \(Self.describe(node))")
             return nil
         }
-        guard let value = node.int, rule.range.contains(value) else {
+        guard let value = Self.intValue(node), rule.range.contains(value) else {
             report(at: node.mark, "\(section.keyPath(key)): \(rule.requirement), got \(Self.describe(node))")
             return nil
         }
@@ -106,7 +106,7 @@ struct ConfigNodeReader {
         guard let node = section.value(key) else { return nil }
         let value: Double?
         switch ConfigNodeReader.tagName(node) {
-        case .int: value = node.int.map(Double.init)
+        case .int: value = Self.intValue(node).map(Double.init)
         case .float: value = node.float
         default:
             report(at: node.mark, "\(section.keyPath(key)): must be a number, got \(Self.describe(node))")
@@ -131,6 +131,28 @@ struct ConfigNodeReader {
             return nil
         }
         return scalar.string
+    }
+
+    /// The value of an `int`-tagged node, or nil when it does not fit `Int`. Not Yams' `node.int`
+    /// for YAML 1.1 sexagesimal ints (`1:30` is 90): Yams multiplies their parts unchecked and
+    /// traps on `1:0:0:0:0:0:0:0:0:0:0:0`, and a typo in a reloaded config must not kill the daemon.
+    static func intValue(_ node: Node) -> Int? {
+        guard case .scalar(let scalar) = node else { return nil }
+        let text = scalar.string.replacingOccurrences(of: "_", with: "")
+        // Yams reads only plain scalars as base-60 (a quoted "1:30" tagged !!int is not an int).
+        guard text.contains(":"), scalar.style == .plain || scalar.style == .any else { return node.int }
+        var digits = Substring(text)
+        let negative = digits.first == "-"
+        if digits.first == "-" || digits.first == "+" { digits = digits.dropFirst() }
+        var value = 0
+        for part in digits.split(separator: ":", omittingEmptySubsequences: false) {
+            guard let partValue = Int(part, radix: 10), partValue >= 0 else { return nil }
+            let (scaled, scaleOverflow) = value.multipliedReportingOverflow(by: 60)
+            let (sum, sumOverflow) = scaled.addingReportingOverflow(partValue)
+            guard !scaleOverflow, !sumOverflow else { return nil }
+            value = sum
+        }
+        return negative ? -value : value
     }
 
     /// The node's resolved YAML type (`str`, `int`, `float`, `bool`, `null`, ...). A quoted

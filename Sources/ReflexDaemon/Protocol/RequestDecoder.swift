@@ -328,9 +328,15 @@ public struct RequestDecoder: Sendable {
         }
     }
 
+    /// `[32, 32, 3]`. A declared shape may have thousands of dimensions (the header allows
+    /// 64 KiB): past `shownDimensions` only the count is shown, so error replies and log lines
+    /// stay short, as every other echo of client text does.
     private static func shapeText(_ shape: [Int]) -> String {
-        "[" + shape.map(String.init).joined(separator: ", ") + "]"
+        let shown = shape.prefix(shownDimensions).map(String.init).joined(separator: ", ")
+        return shape.count <= shownDimensions ? "[\(shown)]" : "[\(shown), … (\(shape.count) dimensions)]"
     }
+
+    private static let shownDimensions = 8
 
     /// Index of the first NaN or ±infinity (exponent bits all ones), or nil. Reads unaligned:
     /// a frame's bytes carry no alignment promise.
