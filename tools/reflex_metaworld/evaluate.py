@@ -56,6 +56,7 @@ import numpy as np
 from . import eval_settings as S
 from . import render as R
 from . import tasks as T
+from reflexd_yaml import to_yaml
 
 REPO = Path(__file__).resolve().parents[2]
 try:
@@ -134,27 +135,6 @@ def check_observation(model: S.ModelInfo, image_size: int) -> list[str]:
 
 
 # --------------------------------------------------------------------------- the daemon
-
-def _yaml_scalar(v) -> str:
-    if v is None:
-        return "null"
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, (int, float)):
-        return repr(v)
-    return json.dumps(str(v))
-
-
-def to_yaml(mapping: dict, indent: int = 0) -> str:
-    lines = []
-    for k, v in mapping.items():
-        if isinstance(v, dict):
-            lines.append(" " * indent + f"{k}:")
-            lines.append(to_yaml(v, indent + 2).rstrip("\n"))
-        else:
-            lines.append(" " * indent + f"{k}: {_yaml_scalar(v)}")
-    return "\n".join(lines) + "\n"
-
 
 class Daemon:
     """A reflexd process of our own: temporary folder, ipc:// endpoints, config, stderr log."""
@@ -571,28 +551,21 @@ def markdown(summary: dict, tasks_all: list[str], figures_prefix: str = "",
                  f"{_ms(lat['rtt_p50'])} / {_ms(lat['rtt_p99'])} |")
     L.append("")
     settings = list(summary["settings"])
-    L.append("### Success per task\n")
-    L.append("| task | " + " | ".join(settings) + " |")
-    L.append("|---|" + "---|" * len(settings))
-    for t in tasks_all:
-        row = []
-        for s in settings:
-            c = summary["settings"][s]["tasks"].get(t)
-            row.append("–" if c is None else f"{_pct(c['success_rate'])} ({c['episodes']})")
-        if any(x != "–" for x in row):
-            L.append(f"| {t} | " + " | ".join(row) + " |")
-    L.append("\n(n) = episodes.\n")
-    L.append("### Mean compute fraction and steps per task\n")
-    L.append("| task | " + " | ".join(settings) + " |")
-    L.append("|---|" + "---|" * len(settings))
-    for t in tasks_all:
-        row = []
-        for s in settings:
-            c = summary["settings"][s]["tasks"].get(t)
-            row.append("–" if c is None else f"{c['mean_fraction']:.2f} / {c['mean_steps']:.0f}")
-        if any(x != "–" for x in row):
-            L.append(f"| {t} | " + " | ".join(row) + " |")
-    L.append("\nfraction of full-depth GFLOPs per step / mean steps per episode.\n")
+    def task_table(title, cell, note):
+        L.append(f"### {title}\n")
+        L.append("| task | " + " | ".join(settings) + " |")
+        L.append("|---|" + "---|" * len(settings))
+        for t in tasks_all:
+            cells = [summary["settings"][s]["tasks"].get(t) for s in settings]
+            row = ["–" if c is None else cell(c) for c in cells]
+            if any(x != "–" for x in row):
+                L.append(f"| {t} | " + " | ".join(row) + " |")
+        L.append(f"\n{note}\n")
+
+    task_table("Success per task", lambda c: f"{_pct(c['success_rate'])} ({c['episodes']})", "(n) = episodes.")
+    task_table("Mean compute fraction and steps per task",
+               lambda c: f"{c['mean_fraction']:.2f} / {c['mean_steps']:.0f}",
+               "fraction of full-depth GFLOPs per step / mean steps per episode.")
     goals = goal_lines(summary)
     if goals:
         L.append("### Against the goals of issue 6\n")

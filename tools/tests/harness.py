@@ -26,6 +26,7 @@ for _p in (REPO / "tools", REPO / "tools" / "python"):
         sys.path.insert(0, str(_p))
 
 from reflex_client import ReflexClient  # noqa: E402
+from reflexd_yaml import to_yaml  # noqa: F401  (re-exported for the tests)
 
 
 def _binary(variable: str, default: str) -> Path:
@@ -44,30 +45,6 @@ EXITS = 3
 # Generous safety limits, never assertions about speed.
 START_TIMEOUT_S = 30.0
 REPLY_TIMEOUT_MS = 10_000
-
-
-# --------------------------------------------------------------------------- config files
-
-def _scalar(value) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    return json.dumps(str(value))        # a double-quoted YAML scalar
-
-
-def to_yaml(mapping: dict, indent: int = 0) -> str:
-    """Block-style YAML for nested dicts of scalars (no PyYAML needed)."""
-    lines = []
-    for key, value in mapping.items():
-        if isinstance(value, dict):
-            lines.append(" " * indent + f"{key}:")
-            lines.append(to_yaml(value, indent + 2).rstrip("\n"))
-        else:
-            lines.append(" " * indent + f"{key}: {_scalar(value)}")
-    return "\n".join(lines) + "\n"
 
 
 def merged(base: dict, overrides: dict | None) -> dict:
