@@ -20,14 +20,7 @@ public enum ReplyEncoder {
         writer.endObject()
         writer.key("tensors")
         writer.beginArray()
-        writer.beginObject()
-        writer.key("name"); writer.string("action")
-        writer.key("dtype"); writer.string(TensorDType.float32.rawValue)
-        writer.key("shape")
-        writer.beginArray()
-        for dimension in reply.actionShape { writer.integer(dimension) }
-        writer.endArray()
-        writer.endObject()
+        tensorSpec(&writer, TensorSpec(name: "action", dtype: .float32, shape: reply.actionShape))
         writer.endArray()
         if !reply.unknownWords.isEmpty {
             writer.key("unknown_words")
@@ -54,16 +47,7 @@ public enum ReplyEncoder {
         writer.key("exits"); writer.integer(exits)
         writer.key("inputs")
         writer.beginArray()
-        for spec in inputs {
-            writer.beginObject()
-            writer.key("name"); writer.string(spec.name)
-            writer.key("dtype"); writer.string(spec.dtype.rawValue)
-            writer.key("shape")
-            writer.beginArray()
-            for d in spec.shape { writer.integer(d) }
-            writer.endArray()
-            writer.endObject()
-        }
+        for spec in inputs { tensorSpec(&writer, spec) }
         writer.endArray()
         writer.endObject()
         return writer.bytes
@@ -85,6 +69,18 @@ public enum ReplyEncoder {
         writer.key("message"); writer.string(error.message)
         writer.endObject()
         return writer.bytes
+    }
+
+    /// `{"name","dtype","shape"}`: how both the action reply and the pong describe a tensor.
+    private static func tensorSpec(_ writer: inout JSONWriter, _ spec: TensorSpec) {
+        writer.beginObject()
+        writer.key("name"); writer.string(spec.name)
+        writer.key("dtype"); writer.string(spec.dtype.rawValue)
+        writer.key("shape")
+        writer.beginArray()
+        for d in spec.shape { writer.integer(d) }
+        writer.endArray()
+        writer.endObject()
     }
 
     private static func begin(_ writer: inout JSONWriter, type: String, robot: String?, seq: UInt64?) {
