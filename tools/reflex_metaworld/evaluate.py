@@ -42,11 +42,8 @@ import argparse
 import json
 import math
 import os
-import shutil
-import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -56,7 +53,6 @@ import numpy as np
 from . import eval_settings as S
 from . import render as R
 from . import tasks as T
-from reflexd_yaml import to_yaml
 
 REPO = Path(__file__).resolve().parents[2]
 try:
@@ -64,6 +60,7 @@ try:
 except ImportError:  # tools/python not on the path
     sys.path.insert(0, str(REPO / "tools" / "python"))
     from reflex_client import ControlClient, ReflexClient, ReflexError
+from reflexd_process import ReflexdProcess  # noqa: E402
 
 DEFAULT_OUT = REPO / "docs" / "results"
 DEFAULT_MODEL = REPO / "models" / "default"
@@ -136,80 +133,19 @@ def check_observation(model: S.ModelInfo, image_size: int) -> list[str]:
 
 # --------------------------------------------------------------------------- the daemon
 
-class Daemon:
-    """A reflexd process of our own: temporary folder, ipc:// endpoints, config, stderr log."""
+class Daemon(ReflexdProcess):
+    """A reflexd process of our own (tools/reflexd_process.py) with one setting's config."""
 
     def __init__(self, binary: Path, model: Path, budget: dict, scheduler: dict,
                  log_level: str = "info"):
-        self.binary = Path(binary).resolve()
-        # short path: an ipc:// path must fit in sockaddr_un (108 bytes)
-        self.dir = Path(tempfile.mkdtemp(prefix="rxeval-", dir="/tmp"))
-        self.policy = f"ipc://{self.dir}/policy"
-        self.control = f"ipc://{self.dir}/control"
-        self.config = {
-            "model": str(Path(model).resolve()),
-            "endpoints": {"policy": self.policy, "actions": f"ipc://{self.dir}/actions",
-                          "control": self.control},
-            "budget": budget, "scheduler": scheduler, "engine": {"threads": 1},
-            "logging": {"level": log_level},
-        }
-        self.config_path = self.dir / "reflexd.yaml"
-        self.config_path.write_text(to_yaml(self.config))
-        self.log_path = self.dir / "reflexd.log"
-        self.proc: subprocess.Popen | None = None
-        self._log = None
+        super().__init__(binary, {"model": str(Path(model).resolve()), "budget": budget,
+                                  "scheduler": scheduler, "engine": {"threads": 1},
+                                  "logging": {"level": log_level}}, prefix="rxeval-")
 
-    def start(self, timeout_s: float = START_TIMEOUT_S) -> dict:
-        if not self.binary.exists():
-            raise SystemExit(f"no reflexd at {self.binary}: build it (`swift build -c release`) or "
-                             f"give --reflexd / $REFLEXD_BIN")
-        self._log = open(self.log_path, "wb")
-        env = {k: v for k, v in os.environ.items()
-               if k not in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID")}
-        self.proc = subprocess.Popen([str(self.binary), "--config", str(self.config_path)],
-                                     stdin=subprocess.DEVNULL, stdout=self._log,
-                                     stderr=subprocess.STDOUT, env=env, cwd=self.dir)
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"reflexd exited with {self.proc.returncode} before serving:\n"
-                                   f"{self.log_tail()}")
-            with ReflexClient(self.policy, timeout_ms=250) as c:
-                try:
-                    return c.ping()
-                except TimeoutError:
-                    continue
-        self.stop()
-        raise RuntimeError(f"reflexd did not answer a ping within {timeout_s} s:\n{self.log_tail()}")
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def log_tail(self, lines: int = 40) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
-
-    def stop(self) -> int | None:
-        rc = None
-        if self.proc is not None:
-            if self.proc.poll() is None:
-                self.proc.send_signal(signal.SIGTERM)
-                try:
-                    self.proc.wait(10)
-                except subprocess.TimeoutExpired:
-                    self.proc.kill()
-                    self.proc.wait()
-            rc = self.proc.returncode
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-        return rc
-
-    def cleanup(self) -> None:
-        self.stop()
-        shutil.rmtree(self.dir, ignore_errors=True)
+    def start(self) -> dict:
+        """Starts it and returns its pong."""
+        super().start(wait=False)
+        return self.wait_ready(START_TIMEOUT_S)
 
     def __enter__(self):
         return self

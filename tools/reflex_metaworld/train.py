@@ -104,6 +104,9 @@ def parse_args(argv=None):
     ap.add_argument("--name", default=BUNDLE_NAME)
     ap.add_argument("--storage-dtype", default="float32")
     ap.add_argument("--resume", action="store_true", help="continue from --work/ckpt.pt")
+    ap.add_argument("--init-from", type=Path, default=None,
+                    help="warm start: the model weights and normalisation of this checkpoint "
+                         "(same architecture), a fresh optimiser and LR schedule")
     ap.add_argument("--keep-better", action="store_true",
                     help="export to --out only if its validation loss (exit forced, mean over the "
                          "exits) is lower than that of the bundle already there (else to "
@@ -212,8 +215,15 @@ def main(argv=None) -> int:
         demos_manifest = json.loads((args.demos / "manifest.json").read_text())
 
     state_norm, action = DS.normalisation(train)
-    if ckpt is not None:
-        state_norm, action = ckpt["state_norm"], ckpt["action"]
+    init = None
+    if args.init_from is not None and ckpt is None:
+        init = torch.load(args.init_from, map_location="cpu", weights_only=False)
+        if init["architecture"] != arch:
+            log(f"ERROR: --init-from {args.init_from}: its architecture differs from --architecture")
+            return 2
+    for source in (init, ckpt):    # a resumed run keeps the normalisation it started with
+        if source is not None:
+            state_norm, action = source["state_norm"], source["action"]
     log(f"state mean {fmt(state_norm['mean'])} std {fmt(state_norm['std'])}; "
         f"action mean {fmt(action['mean'])} std {fmt(action['std'])}")
     net = ReflexNet(arch, train.image_shape, train.states.shape[1], train.actions.shape[1], vocabulary,
@@ -226,6 +236,9 @@ def main(argv=None) -> int:
     streams = DS.EpisodeStreams(train, args.batch, args.window, rng)
     h, c = net.initial_state(args.batch)
     step, elapsed_before = 0, 0.0
+    if init is not None:
+        net.load_state_dict(init["model"])
+        log(f"warm start from {args.init_from} (its step {init['step']}); new optimiser and schedule")
     if ckpt is not None:
         net.load_state_dict(ckpt["model"])
         opt.load_state_dict(ckpt["optimizer"])

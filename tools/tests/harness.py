@@ -8,13 +8,8 @@ folder's `conftest` module when tools/test runs every Python suite in one pytest
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import signal
 import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -26,24 +21,18 @@ for _p in (REPO / "tools", REPO / "tools" / "python"):
         sys.path.insert(0, str(_p))
 
 from reflex_client import ReflexClient  # noqa: E402
-from reflexd_yaml import to_yaml  # noqa: F401  (re-exported for the tests)
+from reflexd_process import ReflexdProcess, binary, ipc_endpoints  # noqa: E402
+from reflexd_yaml import to_yaml  # noqa: F401,E402  (re-exported for the tests)
 
-
-def _binary(variable: str, default: str) -> Path:
-    path = Path(os.environ.get(variable, default))
-    return path if path.is_absolute() else REPO / path
-
-
-REFLEXD = _binary("REFLEXD_BIN", ".build/debug/reflexd")
-REFLEX = _binary("REFLEX_BIN", ".build/debug/reflex")
+REFLEXD = binary("REFLEXD_BIN", ".build/debug/reflexd")
+REFLEX = binary("REFLEX_BIN", ".build/debug/reflex")
 FIXTURE = REPO / "Tests" / "Fixtures" / "tiny"
 INSTRUCTION = "open the drawer"
 IMAGE_SHAPE = (32, 32, 3)
 STATE_DIM = 4
 EXITS = 3
 
-# Generous safety limits, never assertions about speed.
-START_TIMEOUT_S = 30.0
+# A generous safety limit, never an assertion about speed.
 REPLY_TIMEOUT_MS = 10_000
 
 
@@ -60,9 +49,7 @@ def merged(base: dict, overrides: dict | None) -> dict:
 def base_config(directory: Path) -> dict:
     return {
         "model": str(FIXTURE),
-        "endpoints": {"policy": f"ipc://{directory}/policy",
-                      "actions": f"ipc://{directory}/actions",
-                      "control": f"ipc://{directory}/control"},
+        "endpoints": ipc_endpoints(directory),
         "budget": {"average_fraction": 1.0},
         "scheduler": {"mode": "fixed"},
         "engine": {"threads": 1},
@@ -75,100 +62,18 @@ def base_config(directory: Path) -> dict:
 _DAEMONS: list["Daemon"] = []
 
 
-class Daemon:
-    """One reflexd process with its own temporary folder, config and stderr log."""
+class Daemon(ReflexdProcess):
+    """One reflexd process (tools/reflexd_process.py) on the fixture bundle, registered so that
+    a failing test's report shows its log."""
 
     def __init__(self, config: dict | None = None, env: dict | None = None, name: str = "reflexd"):
-        # Short paths: an ipc:// path must fit in sockaddr_un (108 bytes).
-        self.dir = Path(tempfile.mkdtemp(prefix="rx-", dir="/tmp"))
+        super().__init__(REFLEXD, {}, env)
         self.name = name
-        self.config = merged(base_config(self.dir), config)
-        self.config_path = self.dir / "reflexd.yaml"
-        self.write_config(self.config)
-        self.policy = self.config["endpoints"]["policy"]
-        self.actions = self.config["endpoints"]["actions"]
-        self.control = self.config["endpoints"]["control"]
-        self.log_path = self.dir / "stderr.log"
-        self.env = env
-        self.proc: subprocess.Popen | None = None
-        self._log_file = None
-        self.returncode: int | None = None
-
-    def write_config(self, config: dict | str) -> None:
-        text = config if isinstance(config, str) else to_yaml(config)
-        tmp = self.config_path.with_suffix(".tmp")
-        tmp.write_text(text)
-        tmp.replace(self.config_path)      # atomic: a reload never reads half a file
+        self.set_config(merged(base_config(self.dir), config))
 
     def start(self, wait: bool = True) -> "Daemon":
-        self._log_file = open(self.log_path, "wb")
-        env = dict(os.environ)
-        env.pop("NOTIFY_SOCKET", None)
-        env.pop("WATCHDOG_USEC", None)
-        env.pop("WATCHDOG_PID", None)
-        env.update(self.env or {})
-        self.proc = subprocess.Popen([str(REFLEXD), "--config", str(self.config_path)],
-                                     stdin=subprocess.DEVNULL, stdout=self._log_file,
-                                     stderr=subprocess.STDOUT, env=env, cwd=self.dir)
         _DAEMONS.append(self)
-        if wait:
-            self.wait_ready()
-        return self
-
-    def log(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")
-        except OSError:
-            return ""
-
-    def wait_ready(self, timeout_s: float = START_TIMEOUT_S) -> dict:
-        """Pings until a pong comes back; fails with the log if the process dies first."""
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"reflexd exited with {self.proc.returncode} before serving:\n{self.log()}")
-            with ReflexClient(self.policy, timeout_ms=250) as client:
-                try:
-                    return client.ping()
-                except TimeoutError:
-                    continue
-        raise AssertionError(f"reflexd did not answer a ping within {timeout_s} s:\n{self.log()}")
-
-    def wait_log(self, text: str, count: int = 1, timeout_s: float = 10.0) -> str:
-        """Waits until `text` occurs `count` times in the log; returns the log."""
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            log = self.log()
-            if log.count(text) >= count:
-                return log
-            time.sleep(0.05)
-        raise AssertionError(f"{text!r} not {count}x in the log within {timeout_s} s:\n{self.log()}")
-
-    def send_signal(self, sig: int) -> None:
-        self.proc.send_signal(sig)
-
-    def stop(self, sig: int = signal.SIGTERM, timeout_s: float = 10.0) -> int:
-        """Sends `sig`, waits, returns the exit status (killing it past `timeout_s`)."""
-        if self.proc is None:
-            return 0
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-                raise AssertionError(f"reflexd did not stop within {timeout_s} s of signal {sig}:\n{self.log()}")
-        self.returncode = self.proc.returncode
-        return self.returncode
-
-    def cleanup(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        if self._log_file is not None:
-            self._log_file.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
+        return super().start(wait=wait)
 
     # clients bound to this daemon
     def client(self, timeout_ms: int = REPLY_TIMEOUT_MS) -> ReflexClient:

@@ -20,7 +20,7 @@ public final class PolicyServer {
     private var planner: BudgetPlanner
     private var sessions: SessionTable
     private var stats: ServingStats
-    private var queue: [PendingStep] = []
+    private var queue = LatestWinsQueue<PendingStep>(robotOf: \.robot)
     private var paused = false
     private var stopping = false
     private var lastWatchdog: UInt64 = 0
@@ -199,10 +199,9 @@ public final class PolicyServer {
         case .reset:
             sessions.reset(h.robot!)
             // A reset also voids the robot's queued steps: they belonged to the old episode.
-            for p in queue where p.robot == h.robot {
+            for p in queue.removeAll(robot: h.robot!) {
                 reply(error: WireError(.stale, "superseded by a reset", robot: p.robot, seq: p.request.header.seq), envelope: p.envelope)
             }
-            queue.removeAll { $0.robot == h.robot }
             sendReply(ReplyEncoder.ok(robot: h.robot, seq: h.seq), action: nil, envelope: envelopeFrames)
         case .step:
             let robot = h.robot!
@@ -215,16 +214,15 @@ public final class PolicyServer {
                 return
             }
             // Latest wins: past `pending_per_robot` queued steps, the oldest is answered `stale`.
-            let mine = queue.indices.filter { queue[$0].robot == robot }
-            if mine.count >= config.limits.pendingPerRobot {
-                let old = queue.remove(at: mine[0])
+            let step = PendingStep(envelope: envelopeFrames, request: request, receipt: receipt)
+            switch queue.push(step, limit: config.limits.pendingPerRobot, capacity: maxQueued) {
+            case .queued:
+                break
+            case .superseded(let old):
                 reply(error: WireError(.stale, "superseded by a newer request of the same robot", robot: robot, seq: old.request.header.seq), envelope: old.envelope)
-            }
-            guard queue.count < maxQueued else {
+            case .full:
                 reply(error: WireError(.overloaded, "request queue full (\(maxQueued))", robot: robot, seq: h.seq), envelope: envelopeFrames)
-                return
             }
-            queue.append(PendingStep(envelope: envelopeFrames, request: request, receipt: receipt))
         }
     }
 
@@ -233,9 +231,9 @@ public final class PolicyServer {
     /// queued count too (their sessions are made when served), so a burst of new robots cannot
     /// overshoot the cap.
     private func admits(_ robot: String) -> Bool {
-        if sessions.contains(robot) || queue.contains(where: { $0.robot == robot }) { return true }
+        if sessions.contains(robot) || queue.contains(robot: robot) { return true }
         var queuedNew = Set<String>()
-        for p in queue where !sessions.contains(p.robot) { queuedNew.insert(p.robot) }
+        for p in queue.items where !sessions.contains(p.robot) { queuedNew.insert(p.robot) }
         return sessions.count + queuedNew.count < sessions.maxSessions
     }
 

@@ -1,0 +1,80 @@
+"""Soak: N steps from R closed-loop robots, with a reset every 100 requests and every robot
+taking a new id every 2,000 requests (or every tenth of its share in a short run), so that
+sessions are made and idled out all along. The daemon's resident
+memory and open files are sampled at every 5% of the run; growth is measured from the end of the
+warm-up (the first 10%) to the end. Every request must be answered."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from . import common as C
+from .robots import ClosedLoopRobot, percentiles_ms, totals
+
+RESET_EVERY = 100
+RENAME_EVERY = 2_000
+WARMUP_SHARE = 0.10
+SAMPLES = 20
+SETTLE_S = 0.2
+
+
+def run_soak(model: Path, steps: int, robots: int = 4, reflexd: Path | None = None,
+             config: dict | None = None) -> dict:
+    cfg = {"limits": {"session_idle_s": 1}, **(config or {})}
+    daemon, pong = C.start_daemon(model, cfg, reflexd)
+    try:
+        instruction = C.first_instruction(model)
+        per_robot = max(1, steps // robots)
+        chunk = max(1, min(RENAME_EVERY, per_robot // 10))     # at least 10 generations of ids
+        done_reports: list[dict] = []
+        samples: list[dict] = []
+        warm: dict | None = None
+        next_sample = 0
+        t0 = time.monotonic()
+        latencies: list[float] = []
+        generation = 0
+        C.log(f"soak: {robots * per_robot} steps, {robots} closed-loop robots, new ids every {chunk} "
+              f"requests, reset every {RESET_EVERY}, on {Path(model).name}")
+        while sum(r["requests"] for r in done_reports) < robots * per_robot:
+            left = robots * per_robot - sum(r["requests"] for r in done_reports)
+            n = min(chunk, max(1, left // robots))
+            fleet = [ClosedLoopRobot(daemon.policy, f"soak-{i}-g{generation}", instruction, pong["inputs"],
+                                     seed=i, steps=n, reset_every=RESET_EVERY) for i in range(robots)]
+            for r in fleet:
+                r.start()
+            for r in fleet:
+                r.join()
+            generation += 1
+            done_reports += [r.report() for r in fleet]
+            latencies += [x for r in fleet for x in r.latencies]
+            done = sum(r["requests"] for r in done_reports)
+            if (warm is None and done >= WARMUP_SHARE * robots * per_robot) or done >= next_sample:
+                time.sleep(SETTLE_S)           # the closed sockets' connections are gone
+            if warm is None and done >= WARMUP_SHARE * robots * per_robot:
+                warm = {"requests": done, **C.holdings(daemon)}
+            if done >= next_sample:
+                samples.append({"requests": done, "seconds": round(time.monotonic() - t0, 1), **C.holdings(daemon)})
+                next_sample = done + robots * per_robot // SAMPLES
+                C.log(f"soak: {done} requests, {samples[-1]}")
+        time.sleep(2.5)                        # the last generation's sessions idle out
+        final = {"requests": sum(r["requests"] for r in done_reports), **C.holdings(daemon)}
+        st = C.stats(daemon)
+        total = totals(done_reports)
+        wall = time.monotonic() - t0
+        warm = warm or samples[0]
+        rss_peak = max(s["rss_kib"] for s in samples + [final] if s["requests"] >= warm["requests"])
+        out = {"model": Path(model).name, "robots": robots, **total, "seconds": round(wall, 1),
+               "requests_per_s": round(total["requests"] / wall, 1),
+               "latency_ms": percentiles_ms(latencies), "warm": warm, "final": final,
+               "rss_growth_pct": round(100.0 * (final["rss_kib"] - warm["rss_kib"]) / warm["rss_kib"], 3),
+               "rss_peak_growth_pct": round(100.0 * (rss_peak - warm["rss_kib"]) / warm["rss_kib"], 3),
+               "fd_growth": final["fds"] - warm["fds"], "thread_growth": final["threads"] - warm["threads"],
+               "sessions_final": st["sessions"], "daemon_steps": st["steps"], "daemon_errors": st.get("errors"),
+               "samples": samples, "machine": C.machine()}
+        out["exit_status"] = daemon.stop()
+        C.log(f"soak: {total['requests']} requests in {wall:.0f} s, unanswered {total['unanswered']}, RSS "
+              f"{warm['rss_kib']} -> {final['rss_kib']} KiB ({out['rss_growth_pct']}%), fds "
+              f"{warm['fds']} -> {final['fds']}")
+        return out
+    finally:
+        daemon.cleanup()
