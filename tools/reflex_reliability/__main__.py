@@ -3,7 +3,7 @@ object on stdout (progress on stderr).
 
     PYTHONPATH=tools:tools/python ~/.cache/reflex/venv/bin/python -m reflex_reliability load --robots 8 --hz 10
     ... load --robots 8 --hz 100                     # stress: more than 2 cores serve at full depth
-    ... faults --killed 1000 --reconnects 2000
+    ... faults --killed 1000 --reconnects 2000 --rounds 3
     ... soak --steps 1000000
     ... lifecycle --sighups 50 --budget-changes 200
 
@@ -39,6 +39,7 @@ def parse_args(argv=None):
     faults = sub.add_parser("faults", help="killed clients, reconnect storm, silent robots")
     faults.add_argument("--killed", type=int, default=1000)
     faults.add_argument("--reconnects", type=int, default=2000)
+    faults.add_argument("--rounds", type=int, default=3)
     soak = sub.add_parser("soak", help="N steps; memory and open files")
     soak.add_argument("--steps", type=int, default=1_000_000)
     soak.add_argument("--robots", type=int, default=4)
@@ -60,7 +61,7 @@ def main(argv=None) -> int:
         ok = result["unanswered"] == 0 and not result["failures"]
     elif args.run == "faults":
         from .faults import run_faults
-        result = run_faults(model, args.killed, args.reconnects, args.reflexd)
+        result = run_faults(model, args.killed, args.reconnects, args.rounds, args.reflexd)
         ok = (result["monitor"]["unanswered"] == 0 and result["fd_growth"] == 0
               and result["sessions_final"] == 1 and result["exit_status"] == 0)
     elif args.run == "soak":

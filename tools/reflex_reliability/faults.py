@@ -4,9 +4,10 @@ hold what it held before: the same open files, the same threads, one session (th
 and its memory within bounds; the monitor must have been answered every time.
 
 - killed clients: a child process (fork) connects, sends one step and is killed with SIGKILL
-  0–5 ms later (before, during or after the daemon computes its answer), 8 at a time;
+  0–5 ms later (before, during or after the daemon computes its answer), 8 at a time, as 4
+  robots (a robot whose client restarts keeps its name);
 - reconnect storm: threads that connect, send a step, maybe wait a moment, and close, again and
-  again, with robot ids reused (a robot that restarts keeps its name);
+  again, as 4 other robots;
 - silent robots: one sends a single step and nothing more (its session must idle out); one
   opens a raw connection to the policy endpoint, sends the first bytes of a ZMTP greeting and
   goes silent (the daemon's libzmq must not wait on it).
@@ -30,6 +31,8 @@ from . import common as C
 from .robots import PacedRobot, observation_inputs, percentiles_ms
 
 IDLE_S = 2          # session_idle_s of the daemon under test: dead robots' sessions go quickly
+ROBOT_IDS = 4       # the killed clients are 4 robots whose client crashes and restarts, again and
+                    # again; the storm's connections are 4 others
 
 
 def _step_frames(robot: str, seq: int, instruction: str, tensors) -> list:
@@ -59,7 +62,7 @@ def killed_clients(endpoint: str, count: int, instruction: str, tensors, paralle
             time.sleep(0.001)
     while started < count:
         while started < count and len(children) < parallel:
-            frames = _step_frames(f"crashy-{started % 16}", started + 1, instruction, tensors)
+            frames = _step_frames(f"crashy-{started % ROBOT_IDS}", started + 1, instruction, tensors)
             delay = rng.uniform(0, 0.005)
             pid = os.fork()
             if pid == 0:                       # the child: never returns
@@ -89,7 +92,7 @@ def reconnect_storm(endpoint: str, cycles: int, instruction: str, tensors, threa
             s = ctx.socket(zmq.DEALER)
             s.setsockopt(zmq.LINGER, 0)
             s.connect(endpoint)
-            s.send_multipart(_step_frames(f"storm-{k % 16}", k + 1, instruction, tensors))
+            s.send_multipart(_step_frames(f"storm-{k % ROBOT_IDS}", k + 1, instruction, tensors))
             if s.poll(int(rng.uniform(0, 2)), zmq.POLLIN):
                 s.recv_multipart()
                 replies[t] += 1
@@ -128,8 +131,11 @@ def _between(record: dict, key: str, t0: float, t1: float) -> list[float]:
     return [x for t, x in zip(record["reply_times"], record[key]) if t0 <= t < t1]
 
 
-def run_faults(model: Path, killed: int, reconnects: int, reflexd: Path | None = None,
+def run_faults(model: Path, killed: int, reconnects: int, rounds: int = 1, reflexd: Path | None = None,
                config: dict | None = None) -> dict:
+    """`rounds` times: the killed clients, the storm, the silent robots, then an idle wait. Growth
+    from the baseline to the end of round 1 is where the allocator settles (libzmq's buffers for
+    many connections at once); a leak would show as growth from round 1 to the last."""
     cfg = {"limits": {"session_idle_s": IDLE_S}, **(config or {})}
     daemon, pong = C.start_daemon(model, cfg, reflexd)
     held_open: list = []
@@ -155,9 +161,6 @@ def run_faults(model: Path, killed: int, reconnects: int, reflexd: Path | None =
             phases[name] = result
             C.log(f"faults: {name}: {result}")
 
-        phase("killed_clients", lambda: killed_clients(daemon.policy, killed, instruction, tensors))
-        phase("reconnect_storm", lambda: reconnect_storm(daemon.policy, reconnects, instruction, tensors))
-
         def silent() -> dict:
             one = zmq.Context.instance().socket(zmq.DEALER)
             one.setsockopt(zmq.LINGER, 0)
@@ -170,15 +173,20 @@ def run_faults(model: Path, killed: int, reconnects: int, reflexd: Path | None =
             raw.sendall(b"\xff\x00\x00\x00")            # the first bytes of a ZMTP greeting
             held_open.append(raw)
             time.sleep(3.0)
+            for h in held_open:
+                h.close()
+            held_open.clear()
             return {"silent_robots": 1, "half_greetings": 1, "sessions_while_silent": sessions}
-        phase("silent", silent)
 
-        for h in held_open:
-            h.close()
-        held_open.clear()
-        time.sleep(IDLE_S + 2.5)                         # dead and silent robots idle out
-        final = C.holdings(daemon)                       # before the stats call: its connection
-        final_targets = C.open_file_targets(daemon)      # would still be open
+        after_round = []
+        for k in range(1, rounds + 1):
+            phase(f"killed_clients.{k}", lambda: killed_clients(daemon.policy, killed, instruction, tensors, seed=k))
+            phase(f"reconnect_storm.{k}", lambda: reconnect_storm(daemon.policy, reconnects, instruction, tensors, seed=k))
+            phase(f"silent.{k}", silent)
+            time.sleep(IDLE_S + 2.5)                     # dead and silent robots idle out
+            after_round.append(C.holdings(daemon))       # before a stats call: its connection
+        final = after_round[-1]                          # would still be open
+        final_targets = C.open_file_targets(daemon)
         final_stats = C.stats(daemon)
         stop.set()
         record = results.get(timeout=60)
@@ -193,6 +201,9 @@ def run_faults(model: Path, killed: int, reconnects: int, reflexd: Path | None =
                "fds_new": [t for t in final_targets if t not in baseline_targets],
                "thread_growth": final["threads"] - baseline["threads"],
                "rss_growth_pct": round(100.0 * (final["rss_kib"] - baseline["rss_kib"]) / baseline["rss_kib"], 2),
+               "after_round": after_round,
+               "rss_growth_after_round_1_pct": round(100.0 * (final["rss_kib"] - after_round[0]["rss_kib"])
+                                                     / after_round[0]["rss_kib"], 2),
                "daemon_alive": daemon.alive(), "daemon_errors": final_stats.get("errors"),
                "machine": C.machine()}
         out["exit_status"] = daemon.stop()

@@ -29,8 +29,8 @@ def test_every_request_of_several_robots_is_answered(robots, hz):
 
 def test_killed_clients_reconnect_storm_and_silent_robots_leave_nothing_behind():
     result = run_faults(FIXTURE, killed=100, reconnects=200, reflexd=REFLEXD)
-    assert result["phases"]["killed_clients"]["killed_by_sigkill"] == 100
-    assert result["phases"]["silent"]["sessions_while_silent"] >= 2   # the monitor and the silent robot
+    assert result["phases"]["killed_clients.1"]["killed_by_sigkill"] == 100
+    assert result["phases"]["silent.1"]["sessions_while_silent"] >= 2   # the monitor and the silent robot
     monitor = result["monitor"]
     assert monitor["failure"] is None and monitor["unanswered"] == 0
     assert set(monitor["codes"]) == {"ok"}, monitor["codes"]          # others' faults never touched it
