@@ -362,7 +362,7 @@ def main(argv=None) -> int:
                     f"history) Huber per read [{fmt(r['random']['huber'])}] ({time.time() - t_c:.0f}s)")
             else:
                 log(f"checkpoint at step {step} ({time.time() - t_c:.0f}s)")
-            last_ckpt = last_val = time.time()
+            last_ckpt = time.time()
     log(f"training stopped: {stop_reason}; {elapsed() / 60:.1f} min")
     checkpoint()
 
