@@ -291,5 +291,8 @@ def test_keygen_and_curve_end_to_end(tmp_path):
         with ReflexClient(daemon.policy, timeout_ms=500) as plain:       # no CURVE at all
             with pytest.raises(TimeoutError):
                 plain.ping()
+        with ControlClient(daemon.control, timeout_ms=5000, **robot) as control:
+            assert control.stats()["curve_denied"] >= 1                  # the stranger, counted
+        assert "CURVE client denied" in daemon.log()                     # and logged
     finally:
         stopped_cleanly(daemon)

@@ -388,6 +388,7 @@ public final class PolicyServer {
             "resident_model_bytes": model.bundle.residentBytes, "sessions": sessions.count, "paused": paused,
             "scheduler": config.scheduler.mode == .online ? "online" : "fixed",
             "model": model.bundle.manifest.name, "model_sha256": model.bundle.sha256,
+            "curve_denied": authenticator.map { $0.denialCount as Any } ?? NSNull(),
         ]
     }
 
