@@ -305,11 +305,15 @@ def read_records(path: Path) -> list[dict]:
 
 
 def append_record(path: Path, record: dict) -> None:
+    """One line, appended by one write(2) on an O_APPEND file: two evaluations running different
+    settings into the same file never interleave their lines."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as f:
-        f.write(json.dumps(record, separators=(",", ":")) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, (json.dumps(record, separators=(",", ":")) + "\n").encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def current_records(records: list[dict], sha256: str,

@@ -74,6 +74,16 @@ def holdings(daemon: ReflexdProcess) -> dict:
     return {"rss_kib": daemon.rss_kib(), "fds": daemon.open_files(), "threads": daemon.threads()}
 
 
+def pct(before: float, after: float) -> float:
+    return round(100.0 * (after - before) / before, 3)
+
+
+def growth(before: dict, after: dict) -> dict:
+    """From one `holdings` to another: open files and threads added, resident memory in %."""
+    return {"fd_growth": after["fds"] - before["fds"], "thread_growth": after["threads"] - before["threads"],
+            "rss_growth_pct": pct(before["rss_kib"], after["rss_kib"])}
+
+
 def open_file_targets(daemon: ReflexdProcess) -> list[str]:
     """What each of the daemon's descriptors points at (socket:[inode], anon_inode:[eventfd], a path)."""
     folder = Path(f"/proc/{daemon.pid}/fd")

@@ -197,13 +197,10 @@ def run_faults(model: Path, killed: int, reconnects: int, rounds: int = 1, refle
             phases[name]["monitor_daemon_ms"] = percentiles_ms(_between(record, "daemon_times", t0, t1))
         out = {"model": Path(model).name, "baseline": baseline, "final": final, "phases": phases,
                "sessions_final": final_stats["sessions"], "monitor": m,
-               "fd_growth": final["fds"] - baseline["fds"],
+               **C.growth(baseline, final),
                "fds_new": [t for t in final_targets if t not in baseline_targets],
-               "thread_growth": final["threads"] - baseline["threads"],
-               "rss_growth_pct": round(100.0 * (final["rss_kib"] - baseline["rss_kib"]) / baseline["rss_kib"], 2),
                "after_round": after_round,
-               "rss_growth_after_round_1_pct": round(100.0 * (final["rss_kib"] - after_round[0]["rss_kib"])
-                                                     / after_round[0]["rss_kib"], 2),
+               "rss_growth_after_round_1_pct": C.pct(after_round[0]["rss_kib"], final["rss_kib"]),
                "daemon_alive": daemon.alive(), "daemon_errors": final_stats.get("errors"),
                "machine": C.machine()}
         out["exit_status"] = daemon.stop()

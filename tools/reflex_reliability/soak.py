@@ -66,9 +66,7 @@ def run_soak(model: Path, steps: int, robots: int = 4, reflexd: Path | None = No
         out = {"model": Path(model).name, "robots": robots, **total, "seconds": round(wall, 1),
                "requests_per_s": round(total["requests"] / wall, 1),
                "latency_ms": percentiles_ms(latencies), "warm": warm, "final": final,
-               "rss_growth_pct": round(100.0 * (final["rss_kib"] - warm["rss_kib"]) / warm["rss_kib"], 3),
-               "rss_peak_growth_pct": round(100.0 * (rss_peak - warm["rss_kib"]) / warm["rss_kib"], 3),
-               "fd_growth": final["fds"] - warm["fds"], "thread_growth": final["threads"] - warm["threads"],
+               **C.growth(warm, final), "rss_peak_growth_pct": C.pct(warm["rss_kib"], rss_peak),
                "sessions_final": st["sessions"], "daemon_steps": st["steps"], "daemon_errors": st.get("errors"),
                "samples": samples, "machine": C.machine()}
         out["exit_status"] = daemon.stop()
