@@ -48,13 +48,12 @@ class Robot(threading.Thread):
     `drain_s` for the replies still owed and exits."""
 
     def __init__(self, endpoint: str, robot: str, instruction: str, inputs: list[dict], seed: int,
-                 drain_s: float = 5.0, reset_every: int | None = None, curve: dict | None = None):
+                 drain_s: float = 5.0, reset_every: int | None = None):
         super().__init__(name=f"robot-{robot}", daemon=True)
         self.endpoint, self.robot, self.instruction = endpoint, robot, instruction
         self.tensors = observation_inputs(inputs, seed)
         self.drain_s = drain_s
         self.reset_every = reset_every
-        self.curve = curve or {}
         self._halt = threading.Event()
         self.sent: dict[int, float] = {}          # seq -> send time, until answered
         self.codes: Counter = Counter()           # "ok" (an action), "reset_ok", or the error code
@@ -78,9 +77,6 @@ class Robot(threading.Thread):
     def _socket(self) -> zmq.Socket:
         s = zmq.Context.instance().socket(zmq.DEALER)
         s.setsockopt(zmq.LINGER, 0)
-        if self.curve:
-            from reflex_client.keys import apply_curve
-            apply_curve(s, **self.curve)
         s.connect(self.endpoint)
         return s
 
