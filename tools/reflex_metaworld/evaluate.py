@@ -22,8 +22,10 @@ is `--external-mode` are run).
 Episodes: episode i of a task runs on layout i of MT1(task, EVAL_SEED) (tasks.py; never used in
 training or validation), from env.reset(), for at most the task's max_steps steps (tasks.py, the
 same limits as the demonstrations), and stops at the first step whose `info["success"]` is true.
-Each episode is one robot id (`<setting>.<task>.e<i>`), reset at the start. Observations are made
-exactly as the demonstrations' (render.Camera: same camera, size, flip; state = obs[0:4]).
+Each task is one robot id (`<setting>.<task>`), reset at the start of every episode (a robot id
+per episode piled up sessions faster than they idled out when episodes were short, and the
+daemon rightly answered `overloaded` past `max_sessions`). Observations are made exactly as the
+demonstrations' (render.Camera: same camera, size, flip; state = obs[0:4]).
 
 Output (--out, default docs/results/):
   episodes.jsonl     one line per (setting, task, episode), appended as each episode ends: the
@@ -821,7 +823,7 @@ def main(argv=None) -> int:
                                 if stop_at is not None and time.time() >= stop_at:
                                     stopped = True
                                     break
-                                robot = f"{s.name}.{t}.e{e}"[:64]
+                                robot = f"{s.name}.{t}"[:64]    # one robot per task, reset per episode
                                 try:
                                     rec = run_episode(scene, client, robot, e, s, model, args.max_steps)
                                 except (TimeoutError, ReflexError) as err:
