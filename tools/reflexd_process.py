@@ -7,6 +7,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -17,6 +18,12 @@ from reflexd_yaml import to_yaml
 REPO = Path(__file__).resolve().parents[1]
 START_TIMEOUT_S = 30.0
 _SYSTEMD_VARIABLES = ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID")
+
+
+def exit_on_sigterm() -> None:
+    """Makes SIGTERM raise SystemExit in the main thread, so that `with` blocks and `finally`
+    clauses stop the daemons a run started instead of leaving them behind."""
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
 
 
 def binary(variable: str, build_default: str) -> Path:

@@ -62,7 +62,7 @@ try:
 except ImportError:  # tools/python not on the path
     sys.path.insert(0, str(REPO / "tools" / "python"))
     from reflex_client import ControlClient, ReflexClient, ReflexError
-from reflexd_process import ReflexdProcess  # noqa: E402
+from reflexd_process import ReflexdProcess, exit_on_sigterm  # noqa: E402
 
 DEFAULT_OUT = REPO / "docs" / "results"
 DEFAULT_MODEL = REPO / "models" / "default"
@@ -676,6 +676,7 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    exit_on_sigterm()
     t_run = time.time()
     reflexd = args.reflexd or default_binary("REFLEXD_BIN", "reflexd")
     reflex = args.reflex or (reflexd.parent / "reflex" if (reflexd.parent / "reflex").exists()

@@ -19,6 +19,8 @@ import json
 import sys
 from pathlib import Path
 
+from reflexd_process import exit_on_sigterm
+
 from . import common as C
 
 
@@ -52,6 +54,7 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    exit_on_sigterm()
     model = args.model or (C.FIXTURE if args.run == "soak" else C.DEFAULT_MODEL)
     if args.run == "load":
         from .load import run_load
