@@ -138,9 +138,12 @@ class ReflexdProcess:
         return self.returncode
 
     def cleanup(self) -> None:
+        """Stops it (SIGTERM, then SIGKILL past 10 s) if it still runs; removes its folder."""
         if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
+            try:
+                self.stop()
+            except AssertionError:
+                pass                       # it did not stop in time and was killed
         if self._log_file is not None:
             self._log_file.close()
             self._log_file = None
