@@ -28,23 +28,17 @@ public struct ConfigFuzzer: Sendable {
         public var text: [UInt8]
         public var seedName: String
         public var mutations: [String]
-        public var description: String { "\(seedName) + " + (mutations.isEmpty ? "nothing" : mutations.joined(separator: ", ")) }
+        public var description: String { StackedMutations.describe(seedName: seedName, mutations: mutations) }
     }
 
     public func input(seed: UInt64, index: Int) -> Input {
-        var names: [StaticString] = []
-        let (text, seedIndex) = generate(seed: seed, index: index, names: &names)
-        return Input(text: text, seedName: seeds[seedIndex].name, mutations: names.map { "\($0)" })
+        let made = generate(seed: seed, index: index)
+        return Input(text: made.item, seedName: seeds[made.seedIndex].name, mutations: made.mutations.map { "\($0)" })
     }
 
-    private func generate(seed: UInt64, index: Int, names: inout [StaticString]) -> ([UInt8], Int) {
-        var rng = SplitMix64(seed: seed, stream: 2, index: index)
-        let seedIndex = !acceptedSeeds.isEmpty && rng.chance(1, in: 3) ? rng.pick(acceptedSeeds) : rng.below(seeds.count)
-        var text = seeds[seedIndex].text
-        repeat {
-            names.append(mutator.mutate(&text, rng: &rng))
-        } while names.count < 6 && rng.chance(1, in: 2)
-        return (text, seedIndex)
+    private func generate(seed: UInt64, index: Int) -> (item: [UInt8], seedIndex: Int, mutations: [StaticString]) {
+        StackedMutations.generate(seedCount: seeds.count, acceptedSeeds: acceptedSeeds, seed: seed, stream: 2,
+                                  index: index, seedItem: { seeds[$0].text }, mutate: { mutator.mutate(&$0, rng: &$1) })
     }
 
     // MARK: Running one input
@@ -154,14 +148,14 @@ public struct ConfigFuzzer: Sendable {
         var tally = FuzzTally(target: .config, seed: seed, seedCount: seeds.count)
         for index in 0..<count {
             willRun?(index)
-            var names: [StaticString] = []
-            let (text, seedIndex) = generate(seed: seed, index: index, names: &names)
+            let made = generate(seed: seed, index: index)
+            let text = made.item
             let (outcome, time) = FuzzTime.measure { self.outcome(of: text) }
             var problems = violations(of: text, outcome: outcome)
             if index % 16 == 0, self.outcome(of: text).name != outcome.name { problems.append("a second load differs") }
             tally.record(
                 index: index, outcome: outcome.name, time: time, bytes: text.count, violations: problems,
-                describe: { Input(text: [], seedName: seeds[seedIndex].name, mutations: names.map { "\($0)" }).description })
+                describe: { StackedMutations.describe(seedName: seeds[made.seedIndex].name, mutations: made.mutations) })
         }
         return tally.finish()
     }

@@ -45,24 +45,18 @@ public struct WireFuzzer: Sendable {
         public var frames: [[UInt8]]
         public var seedName: String
         public var mutations: [String]
-        public var description: String { "\(seedName) + " + (mutations.isEmpty ? "nothing" : mutations.joined(separator: ", ")) }
+        public var description: String { StackedMutations.describe(seedName: seedName, mutations: mutations) }
     }
 
     /// The `index`-th input of the run with `seed`: a seed message with 1 to 6 mutations.
     public func input(seed: UInt64, index: Int) -> Input {
-        var names: [StaticString] = []
-        let (frames, seedIndex) = generate(seed: seed, index: index, names: &names)
-        return Input(frames: frames, seedName: seeds[seedIndex].name, mutations: names.map { "\($0)" })
+        let made = generate(seed: seed, index: index)
+        return Input(frames: made.item, seedName: seeds[made.seedIndex].name, mutations: made.mutations.map { "\($0)" })
     }
 
-    private func generate(seed: UInt64, index: Int, names: inout [StaticString]) -> ([[UInt8]], Int) {
-        var rng = SplitMix64(seed: seed, stream: 1, index: index)
-        let seedIndex = !acceptedSeeds.isEmpty && rng.chance(1, in: 3) ? rng.pick(acceptedSeeds) : rng.below(seeds.count)
-        var frames = seeds[seedIndex].frames
-        repeat {
-            names.append(mutator.mutate(&frames, rng: &rng))
-        } while names.count < 6 && rng.chance(1, in: 2)
-        return (frames, seedIndex)
+    private func generate(seed: UInt64, index: Int) -> (item: [[UInt8]], seedIndex: Int, mutations: [StaticString]) {
+        StackedMutations.generate(seedCount: seeds.count, acceptedSeeds: acceptedSeeds, seed: seed, stream: 1,
+                                  index: index, seedItem: { seeds[$0].frames }, mutate: { mutator.mutate(&$0, rng: &$1) })
     }
 
     // MARK: Running one input
@@ -251,8 +245,8 @@ public struct WireFuzzer: Sendable {
         var tally = FuzzTally(target: .wire, seed: seed, seedCount: seeds.count)
         for index in 0..<count {
             willRun?(index)
-            var names: [StaticString] = []
-            let (frames, seedIndex) = generate(seed: seed, index: index, names: &names)
+            let made = generate(seed: seed, index: index)
+            let frames = made.item
             let (outcome, time) = FuzzTime.measure { self.outcome(of: frames) }
             var problems = violations(of: frames, outcome: outcome)
             // Decoding is a pure function of the bytes: check it on a sample of inputs.
@@ -260,7 +254,7 @@ public struct WireFuzzer: Sendable {
             tally.record(
                 index: index, outcome: outcome.name, time: time, bytes: frames.reduce(0) { $0 + $1.count },
                 violations: problems,
-                describe: { Input(frames: [], seedName: seeds[seedIndex].name, mutations: names.map { "\($0)" }).description })
+                describe: { StackedMutations.describe(seedName: seeds[made.seedIndex].name, mutations: made.mutations) })
         }
         return tally.finish()
     }
