@@ -3,6 +3,7 @@ from a dict (reflexd_yaml), the daemon's log, its resident memory and open files
 end-to-end tests (tools/tests/harness.py), the closed-loop evaluation and the reliability runs."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -18,6 +19,17 @@ from reflexd_yaml import to_yaml
 REPO = Path(__file__).resolve().parents[1]
 START_TIMEOUT_S = 30.0
 _SYSTEMD_VARIABLES = ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID")
+
+
+def merged(base: dict, overrides: dict | None) -> dict:
+    """`base` with `overrides` laid over it, section by section (a copy; neither is changed)."""
+    out = json.loads(json.dumps(base))
+    for key, value in (overrides or {}).items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merged(out[key], value)
+        else:
+            out[key] = value
+    return out
 
 
 def exit_on_sigterm() -> None:
@@ -148,6 +160,12 @@ class ReflexdProcess:
             self._log_file.close()
             self._log_file = None
         shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.cleanup()
 
     # ----------------------------------------------------------------------- what it holds
 

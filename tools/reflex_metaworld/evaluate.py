@@ -149,12 +149,6 @@ class Daemon(ReflexdProcess):
         super().start(wait=False)
         return self.wait_ready(START_TIMEOUT_S)
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.cleanup()
-
 
 # --------------------------------------------------------------------------- latency histograms
 

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from reflex_client import ControlClient
-from reflexd_process import REPO, ReflexdProcess, binary
+from reflexd_process import REPO, ReflexdProcess, binary, merged
 
 DEFAULT_MODEL = REPO / "models" / "default"
 FIXTURE = REPO / "Tests" / "Fixtures" / "tiny"
@@ -42,9 +42,7 @@ def start_daemon(model: Path, config: dict | None = None, reflexd: Path | None =
     engine thread, `warning` logs); returns it and its pong."""
     base = {"model": str(Path(model).resolve()), "budget": {"average_fraction": 1.0},
             "scheduler": {"mode": "fixed"}, "engine": {"threads": 1}, "logging": {"level": "warning"}}
-    for key, value in (config or {}).items():
-        base[key] = {**base[key], **value} if isinstance(value, dict) and isinstance(base.get(key), dict) else value
-    daemon = ReflexdProcess(reflexd or reflexd_binary(), base, prefix="rxrel-")
+    daemon = ReflexdProcess(reflexd or reflexd_binary(), merged(base, config), prefix="rxrel-")
     daemon.start(wait=False)
     try:
         pong = daemon.wait_ready()

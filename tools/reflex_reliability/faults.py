@@ -44,7 +44,7 @@ def killed_clients(endpoint: str, count: int, instruction: str, tensors, paralle
                    seed: int = 0) -> dict:
     """`count` child processes, each killed with SIGKILL mid-request."""
     rng = random.Random(seed)
-    children: dict[int, int] = {}
+    children: set[int] = set()
     killed = started = 0
     def reap(at_most: int) -> None:
         """Waits until at most `at_most` of our children live (never os.waitpid(-1): the
@@ -54,7 +54,7 @@ def killed_clients(endpoint: str, count: int, instruction: str, tensors, paralle
             for pid in list(children):
                 done, status = os.waitpid(pid, os.WNOHANG)
                 if done:
-                    children.pop(pid)
+                    children.remove(pid)
                     if os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL:
                         killed += 1
             if len(children) <= at_most:
@@ -74,7 +74,7 @@ def killed_clients(endpoint: str, count: int, instruction: str, tensors, paralle
                     time.sleep(delay)
                 finally:
                     os.kill(os.getpid(), signal.SIGKILL)
-            children[pid] = started
+            children.add(pid)
             started += 1
         reap(parallel - 1)
     reap(0)
@@ -136,7 +136,7 @@ def run_faults(model: Path, killed: int, reconnects: int, rounds: int = 1, refle
     """`rounds` times: the killed clients, the storm, the silent robots, then an idle wait. Growth
     from the baseline to the end of round 1 is where the allocator settles (libzmq's buffers for
     many connections at once); a leak would show as growth from round 1 to the last."""
-    cfg = {"limits": {"session_idle_s": IDLE_S}, **(config or {})}
+    cfg = C.merged({"limits": {"session_idle_s": IDLE_S}}, config)
     daemon, pong = C.start_daemon(model, cfg, reflexd)
     held_open: list = []
     try:

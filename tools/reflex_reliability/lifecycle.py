@@ -21,7 +21,7 @@ BUDGETS = ({"average_fraction": 0.5}, {"average_fraction": 1.0, "deadline_ms": 4
 
 def run_lifecycle(model: Path, robots: int, sighups: int, budget_changes: int,
                   interval_s: float = 0.05, reflexd: Path | None = None, config: dict | None = None) -> dict:
-    cfg = {"scheduler": {"mode": "online"}, "logging": {"level": "info"}, **(config or {})}
+    cfg = C.merged({"scheduler": {"mode": "online"}, "logging": {"level": "info"}}, config)
     daemon, pong = C.start_daemon(model, cfg, reflexd)
     try:
         instruction = C.first_instruction(model)

@@ -20,24 +20,23 @@ SETTLE_S = 0.2
 
 def run_soak(model: Path, steps: int, robots: int = 4, reflexd: Path | None = None,
              config: dict | None = None) -> dict:
-    cfg = {"limits": {"session_idle_s": 1}, **(config or {})}
+    cfg = C.merged({"limits": {"session_idle_s": 1}}, config)
     daemon, pong = C.start_daemon(model, cfg, reflexd)
     try:
         instruction = C.first_instruction(model)
         per_robot = max(1, steps // robots)
         chunk = max(1, min(RENAME_EVERY, per_robot // 10))     # at least 10 generations of ids
+        total_steps = robots * per_robot
         done_reports: list[dict] = []
         samples: list[dict] = []
         warm: dict | None = None
-        next_sample = 0
+        done = next_sample = generation = 0
         t0 = time.monotonic()
         latencies: list[float] = []
-        generation = 0
-        C.log(f"soak: {robots * per_robot} steps, {robots} closed-loop robots, new ids every {chunk} "
+        C.log(f"soak: {total_steps} steps, {robots} closed-loop robots, new ids every {chunk} "
               f"requests, reset every {RESET_EVERY}, on {Path(model).name}")
-        while sum(r["requests"] for r in done_reports) < robots * per_robot:
-            left = robots * per_robot - sum(r["requests"] for r in done_reports)
-            n = min(chunk, max(1, left // robots))
+        while done < total_steps:
+            n = min(chunk, max(1, (total_steps - done) // robots))
             fleet = [ClosedLoopRobot(daemon.policy, f"soak-{i}-g{generation}", instruction, pong["inputs"],
                                      seed=i, steps=n, reset_every=RESET_EVERY) for i in range(robots)]
             for r in fleet:
@@ -47,17 +46,19 @@ def run_soak(model: Path, steps: int, robots: int = 4, reflexd: Path | None = No
             generation += 1
             done_reports += [r.report() for r in fleet]
             latencies += [x for r in fleet for x in r.latencies]
-            done = sum(r["requests"] for r in done_reports)
-            if (warm is None and done >= WARMUP_SHARE * robots * per_robot) or done >= next_sample:
+            done += sum(r.requests for r in fleet)
+            warm_now = warm is None and done >= WARMUP_SHARE * total_steps
+            if warm_now or done >= next_sample:
                 time.sleep(SETTLE_S)           # the closed sockets' connections are gone
-            if warm is None and done >= WARMUP_SHARE * robots * per_robot:
-                warm = {"requests": done, **C.holdings(daemon)}
-            if done >= next_sample:
-                samples.append({"requests": done, "seconds": round(time.monotonic() - t0, 1), **C.holdings(daemon)})
-                next_sample = done + robots * per_robot // SAMPLES
-                C.log(f"soak: {done} requests, {samples[-1]}")
+                held = {"requests": done, **C.holdings(daemon)}
+                if warm_now:
+                    warm = held
+                if done >= next_sample:
+                    samples.append({**held, "seconds": round(time.monotonic() - t0, 1)})
+                    next_sample = done + total_steps // SAMPLES
+                    C.log(f"soak: {done} requests, {samples[-1]}")
         time.sleep(2.5)                        # the last generation's sessions idle out
-        final = {"requests": sum(r["requests"] for r in done_reports), **C.holdings(daemon)}
+        final = {"requests": done, **C.holdings(daemon)}
         st = C.stats(daemon)
         total = totals(done_reports)
         wall = time.monotonic() - t0

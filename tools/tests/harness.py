@@ -21,7 +21,7 @@ for _p in (REPO / "tools", REPO / "tools" / "python"):
         sys.path.insert(0, str(_p))
 
 from reflex_client import ReflexClient  # noqa: E402
-from reflexd_process import ReflexdProcess, binary, ipc_endpoints  # noqa: E402
+from reflexd_process import ReflexdProcess, binary, ipc_endpoints, merged  # noqa: F401 (merged: for the tests)  # noqa: E402
 from reflexd_yaml import to_yaml  # noqa: F401,E402  (re-exported for the tests)
 
 REFLEXD = binary("REFLEXD_BIN", ".build/debug/reflexd")
@@ -34,16 +34,6 @@ EXITS = 3
 
 # A generous safety limit, never an assertion about speed.
 REPLY_TIMEOUT_MS = 10_000
-
-
-def merged(base: dict, overrides: dict | None) -> dict:
-    out = json.loads(json.dumps(base))
-    for key, value in (overrides or {}).items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = merged(out[key], value)
-        else:
-            out[key] = value
-    return out
 
 
 def base_config(directory: Path) -> dict:
