@@ -20,7 +20,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "reflexd", targets: ["reflexd"]),
-        .executable(name: "reflex", targets: ["reflex"]),
+        .executable(name: "reflexctl", targets: ["reflexctl"]),
     ],
     dependencies: [
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
@@ -42,7 +42,7 @@ let package = Package(
             "ReflexDaemon", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
-        .executableTarget(name: "reflex", dependencies: [
+        .executableTarget(name: "reflexctl", dependencies: [
             "ReflexDaemon", "ReflexEngine", "ReflexScheduler", "ZeroMQ",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),

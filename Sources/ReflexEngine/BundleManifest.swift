@@ -70,7 +70,7 @@ public struct BundleManifest: Codable, Sendable {
     public var action: Action
     public var criterion: Criterion
     public var vocabulary: Vocabulary
-    /// Free-form description of how observations were made; printed by `reflex inspect` as it is.
+    /// Free-form description of how observations were made; printed by `reflexctl inspect` as it is.
     public var observation: JSONValue?
 
     enum CodingKeys: String, CodingKey {

@@ -5,7 +5,7 @@ import Testing
 
 /// Hostile input (issue 5): every file of the committed corpus gets exactly its expected
 /// outcome, and a fixed-seed run of fuzzed inputs holds every invariant of the decoder and the
-/// config loader. The full run (10^6 inputs) is `reflex fuzz`; see docs/RELIABILITY.md.
+/// config loader. The full run (10^6 inputs) is `reflexctl fuzz`; see docs/RELIABILITY.md.
 @Suite struct FuzzTests {
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()

@@ -81,7 +81,7 @@ class Setting:
 
 @dataclasses.dataclass(frozen=True)
 class ModelInfo:
-    """What the evaluation needs from `reflex inspect MODEL --json`."""
+    """What the evaluation needs from `reflexctl inspect MODEL --json`."""
     directory: str
     sha256: str
     name: str

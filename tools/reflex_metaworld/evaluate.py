@@ -102,7 +102,7 @@ def inspect_model(reflex: Path, model: Path) -> S.ModelInfo:
     out = subprocess.run([str(reflex), "inspect", str(model), "--json"], capture_output=True,
                          text=True, timeout=120)
     if out.returncode != 0:
-        raise SystemExit(f"`reflex inspect {model}` failed ({out.returncode}):\n{out.stderr}")
+        raise SystemExit(f"`reflexctl inspect {model}` failed ({out.returncode}):\n{out.stderr}")
     return S.ModelInfo.from_inspect(json.loads(out.stdout))
 
 
@@ -673,13 +673,13 @@ def main(argv=None) -> int:
     exit_on_sigterm()
     t_run = time.time()
     reflexd = args.reflexd or default_binary("REFLEXD_BIN", "reflexd")
-    reflex = args.reflex or (reflexd.parent / "reflex" if (reflexd.parent / "reflex").exists()
-                             else default_binary("REFLEX_BIN", "reflex"))
+    reflex = args.reflex or (reflexd.parent / "reflexctl" if (reflexd.parent / "reflexctl").exists()
+                             else default_binary("REFLEXCTL_BIN", "reflexctl"))
     if not (args.model / "manifest.json").exists():
         log(f"no model bundle at {args.model}")
         return 2
     if not reflex.exists():
-        log(f"no reflex CLI at {reflex} (for `reflex inspect`): build it or give --reflex")
+        log(f"no reflex CLI at {reflex} (for `reflexctl inspect`): build it or give --reflex")
         return 2
     model = inspect_model(reflex, args.model)
     E = model.exits

@@ -1,4 +1,4 @@
-"""Writes a replay trace for `reflex bench scheduler`: recorded observations of the held-out
+"""Writes a replay trace for `reflexctl bench scheduler`: recorded observations of the held-out
 validation demonstrations (never used for training), as plain .npy files the Swift benchmark reads.
 
     PYTHONPATH=tools ~/.cache/reflex/venv/bin/python -m reflex_metaworld.make_trace [--episodes 2] [--out DIR]

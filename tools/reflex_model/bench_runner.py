@@ -1,5 +1,5 @@
 """Per-exit step latency of a bundle in PyTorch (eager) and ONNX Runtime (CPU), for
-`reflex bench engine`, which starts this as a subprocess and reads ONE JSON line from stdout:
+`reflexctl bench engine`, which starts this as a subprocess and reads ONE JSON line from stdout:
 
     python -m reflex_model.bench_runner --bundle DIR --threads N --iterations K --warmup W [--onnx-dir DIR]
 

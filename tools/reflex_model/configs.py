@@ -30,7 +30,7 @@ BENCH_CONFIGS = {
     "large": (LARGE_ARCHITECTURE, LARGE_IMAGE_SHAPE, DEFAULT_STATE_DIM, DEFAULT_ACTION_DIM),
 }
 
-# A small model that takes a 128×128×3 camera image, so that `reflex bench transport` measures
+# A small model that takes a 128×128×3 camera image, so that `reflexctl bench transport` measures
 # the daemon's overhead on a realistic payload without a long engine step in the way.
 TRANSPORT_ARCHITECTURE = {
     "width": 32, "heads": 2, "mlp_hidden": 64,

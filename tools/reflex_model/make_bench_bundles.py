@@ -1,5 +1,5 @@
 """Writes random-weight bundles of the benchmark configurations (reflex_model.configs) for
-`reflex bench engine`:
+`reflexctl bench engine`:
 
     PYTHONPATH=tools:tools/python ~/.cache/reflex/venv/bin/python -m reflex_model.make_bench_bundles OUT [--only default]
 

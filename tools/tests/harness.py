@@ -1,7 +1,7 @@
 """The end-to-end harness: the real `reflexd` binary on ipc:// endpoints in a temporary folder, with
 the committed fixture bundle Tests/Fixtures/tiny, driven over real ZeroMQ sockets.
 
-Binaries: $REFLEXD_BIN and $REFLEX_BIN (default .build/debug/reflexd and .build/debug/reflex,
+Binaries: $REFLEXD_BIN and $REFLEXCTL_BIN (default .build/debug/reflexd and .build/debug/reflexctl,
 relative to the repository). conftest.py turns it into fixtures; the tests import it as
 `.harness` (tools/tests is a package, so that this folder's conftest never shadows another
 folder's `conftest` module when tools/test runs every Python suite in one pytest)."""
@@ -25,7 +25,7 @@ from reflexd_process import ReflexdProcess, binary, ipc_endpoints, merged  # noq
 from reflexd_yaml import to_yaml  # noqa: F401,E402  (re-exported for the tests)
 
 REFLEXD = binary("REFLEXD_BIN", ".build/debug/reflexd")
-REFLEX = binary("REFLEX_BIN", ".build/debug/reflex")
+REFLEX = binary("REFLEXCTL_BIN", ".build/debug/reflexctl")
 FIXTURE = REPO / "Tests" / "Fixtures" / "tiny"
 INSTRUCTION = "open the drawer"
 IMAGE_SHAPE = (32, 32, 3)

@@ -200,7 +200,7 @@ def test_control_command_against_a_dead_endpoint_fails(tmp_path):
 
 @needs["calibrate"]
 def test_fixed_mode_daemon_uses_the_calibrated_thresholds_and_matches_the_reference():
-    """`reflex calibrate` and a fixed-mode daemon agree on the thresholds for a budget, and every
+    """`reflexctl calibrate` and a fixed-mode daemon agree on the thresholds for a budget, and every
     step stops where the reference stops with those thresholds."""
     result = run_reflex("calibrate", FIXTURE, "--average-fraction", "0.5", "--json")
     assert result.returncode == 0, result.stderr

@@ -2,7 +2,7 @@ import COpenBLAS
 import Foundation
 import ReflexEngine
 
-/// `reflex bench engine`: the Swift engine at every exit against PyTorch and ONNX Runtime on
+/// `reflexctl bench engine`: the Swift engine at every exit against PyTorch and ONNX Runtime on
 /// the same weights and thread count, and a plain sgemm at the model's shapes — one run.
 public struct EngineBench {
     public struct Options {

@@ -7,7 +7,7 @@ public struct PythonTools: Sendable {
     public let toolsDirectory: String
 
     /// `REFLEX_VENV` or `~/.cache/reflex/venv`; the tools folder given, or found from the
-    /// working directory or the executable's location (…/.build/release/reflex → repo/tools).
+    /// working directory or the executable's location (…/.build/release/reflexctl → repo/tools).
     public init(toolsDirectory: String? = nil) throws {
         let venv = ProcessInfo.processInfo.environment["REFLEX_VENV"] ?? (NSHomeDirectory() + "/.cache/reflex/venv")
         python = venv + "/bin/python"

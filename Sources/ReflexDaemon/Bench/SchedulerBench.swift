@@ -2,7 +2,7 @@ import Foundation
 import ReflexEngine
 import ReflexScheduler
 
-/// `reflex bench scheduler`: replays recorded observations through the real engine and the
+/// `reflexctl bench scheduler`: replays recorded observations through the real engine and the
 /// scheduler under several budgets and modes — the serving loop's step without the sockets —
 /// and reports what each budget really got: mean fraction, exits, latency tail, deadline misses.
 /// Optionally again with another process spinning on one core.

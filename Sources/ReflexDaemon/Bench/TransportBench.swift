@@ -4,7 +4,7 @@ import ZeroMQ
 import Glibc
 #endif
 
-/// `reflex bench transport`: libzmq's own DEALER/ROUTER round trip against reflexd's ping and
+/// `reflexctl bench transport`: libzmq's own DEALER/ROUTER round trip against reflexd's ping and
 /// step round trips for the same payloads, in one run; the daemon's overhead is its round trip
 /// minus the engine time it reports.
 public struct TransportBench {

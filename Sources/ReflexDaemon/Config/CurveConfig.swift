@@ -2,7 +2,7 @@
 public struct CurveConfig: Sendable, Equatable {
     /// When true, all three sockets use CURVE. Default false (loopback-only use).
     public var enabled: Bool
-    /// Absolute path of the file holding the server's Z85 secret key (`reflex keygen`).
+    /// Absolute path of the file holding the server's Z85 secret key (`reflexctl keygen`).
     /// Required when enabled; no default, because a guessed key location hides mistakes.
     public var serverSecretKey: String?
     /// Absolute path of the directory of allowed clients' `*.public` files. Required when enabled.

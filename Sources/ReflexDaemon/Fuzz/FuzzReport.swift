@@ -9,7 +9,7 @@ public struct FuzzReport: Sendable {
     /// True when no input broke an invariant.
     public var passed: Bool { targets.allSatisfy { $0.violationCount == 0 } }
 
-    /// `{"passed": true, "targets": [...]}`, as `reflex fuzz --json` prints it.
+    /// `{"passed": true, "targets": [...]}`, as `reflexctl fuzz --json` prints it.
     public var jsonValue: WireJSON {
         .object(["passed": .bool(passed), "targets": .array(targets.map(\.jsonValue))])
     }

@@ -1,4 +1,4 @@
-/// The one entry to fuzzing (`reflex fuzz`, the tests): runs the wire and/or config fuzzers
+/// The one entry to fuzzing (`reflexctl fuzz`, the tests): runs the wire and/or config fuzzers
 /// over the same corpus and collects their reports.
 public enum FuzzRun {
     /// `count` inputs per target, all derived from `seed`. `willRun` is told each input's

@@ -1,6 +1,6 @@
 /// An input that broke an invariant of its target: the finding a fuzz run exists for.
 public struct FuzzViolation: Sendable, Equatable, CustomStringConvertible {
-    /// The input's index in its run: `reflex fuzz --seed S --target T --replay INDEX` rebuilds it.
+    /// The input's index in its run: `reflexctl fuzz --seed S --target T --replay INDEX` rebuilds it.
     public var index: Int
     /// Which invariant, in words.
     public var message: String

@@ -1,7 +1,7 @@
 import Foundation
 import ReflexEngine
 
-/// What `reflex inspect` prints about a bundle (CONTRACT section 10), as JSON and as text.
+/// What `reflexctl inspect` prints about a bundle (CONTRACT section 10), as JSON and as text.
 public struct BundleReport {
     public let bundle: ModelBundle
 

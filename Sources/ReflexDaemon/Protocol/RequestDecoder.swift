@@ -12,7 +12,7 @@ public struct RequestDecoder: Sendable {
     /// nothing against the byte limit, so without a count limit they could cost memory.
     public static let maxTensorFrames = 64
 
-    /// The inputs the model expects (`reflex inspect`), matched by name.
+    /// The inputs the model expects (`reflexctl inspect`), matched by name.
     public var inputs: [TensorSpec]
     /// Largest request accepted, all body frames together (`limits.max_message_bytes`).
     public var maxMessageBytes: Int

@@ -2,7 +2,7 @@ import Foundation
 import ZeroMQ
 
 /// The server's CURVE key pair and the allowed clients' public keys, read from the files
-/// `reflex keygen` writes. The secret key file must not be readable by group or others.
+/// `reflexctl keygen` writes. The secret key file must not be readable by group or others.
 struct CurveServerKeys {
     let server: CurveKeyPair
     let clientKeys: Set<String>

@@ -2,7 +2,7 @@ import ReflexEngine
 import ReflexScheduler
 
 /// One step under the budget: the scheduler's plan, the stop rule, the engine, and the
-/// scheduler's feedback. The serving loop and `reflex bench scheduler` both step through here.
+/// scheduler's feedback. The serving loop and `reflexctl bench scheduler` both step through here.
 enum BudgetedStep {
     struct Outcome {
         let reason: ExitReason

@@ -1,4 +1,4 @@
-"""CURVE keys: Z85 strings or key files written by ``reflex keygen``, applied to sockets."""
+"""CURVE keys: Z85 strings or key files written by ``reflexctl keygen``, applied to sockets."""
 
 import os
 

@@ -3,7 +3,7 @@
 checks that the evaluation makes observations exactly as the demonstrations did, and unit checks of
 the settings and the summary.
 
-Binaries: $REFLEXD_BIN and $REFLEX_BIN (default .build/debug/reflexd and .build/debug/reflex).
+Binaries: $REFLEXD_BIN and $REFLEXCTL_BIN (default .build/debug/reflexd and .build/debug/reflexctl).
 The bundle: models/default ($REFLEX_EVAL_MODEL overrides it, for trying another bundle).
 """
 from __future__ import annotations
@@ -37,7 +37,7 @@ def _bin(variable: str, default: str) -> Path:
 
 
 REFLEXD = _bin("REFLEXD_BIN", ".build/debug/reflexd")
-REFLEX = _bin("REFLEX_BIN", ".build/debug/reflex")
+REFLEX = _bin("REFLEXCTL_BIN", ".build/debug/reflexctl")
 
 
 def _model_info() -> S.ModelInfo:

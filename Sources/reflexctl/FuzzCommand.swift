@@ -159,7 +159,7 @@ private enum CrashReporter {
             append(UInt64(index))
             append(target == 0 ? StaticString(" of --target wire --seed ") : StaticString(" of --target config --seed "))
             append(seed)
-            append(": rebuild it with `reflex fuzz --target ")
+            append(": rebuild it with `reflexctl fuzz --target ")
             append(target == 0 ? StaticString("wire") : StaticString("config"))
             append(" --seed ")
             append(seed)

@@ -4,7 +4,7 @@ import ReflexDaemon
 @main
 struct ReflexCLI: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "reflex",
+        commandName: "reflexctl",
         abstract: "Operator tool for reflexd: inspect models, talk to a running daemon, benchmark.",
         version: ReflexVersion.string,
         subcommands: [InspectCommand.self, StepCommand.self, StatsCommand.self, BudgetCommand.self, PauseCommand.self,
