@@ -155,12 +155,13 @@ import Testing
 
     /// YAML 1.1 reads `1:0:0:...` as a base-60 integer; Yams multiplies its parts without
     /// overflow checks, so a long one trapped `--check-config`, start-up and a SIGHUP reload.
+    /// Base-60 numbers are now refused before Yams reads them (ConfigTests has the rule).
     @Test func baseSixtyIntegersPastIntMaxAreAProblemNotATrap() throws {
         let path = "/etc/reflexd/reflexd.yaml"
         for (yaml, message) in [
-            ("scheduler:\n  window: 1:0:0:0:0:0:0:0:0:0:0:0:0\n", "scheduler.window: must be an integer from 1 to 1048576"),
-            ("engine:\n  threads: -9223372036854775807:59\n", "engine.threads: must be an integer from 1 to 256"),
-            ("budget:\n  memory_mb: 99:59:59:59:59:59:59:59:59:59:59:59\n", "budget.memory_mb: must be a finite number"),
+            ("scheduler:\n  window: 1:0:0:0:0:0:0:0:0:0:0:0:0\n", "scheduler.window: write the number in plain decimal"),
+            ("engine:\n  threads: -9223372036854775807:59\n", "engine.threads: write the number in plain decimal"),
+            ("budget:\n  memory_mb: 99:59:59:59:59:59:59:59:59:59:59:59\n", "budget.memory_mb: write the number in plain decimal"),
         ] {
             do {
                 _ = try ConfigLoader.load(yaml: "model: m\n" + yaml, path: path)
@@ -170,11 +171,6 @@ import Testing
                 #expect(error.problems.first?.message.hasPrefix(message) == true, "\(error)")
             }
         }
-        // Those that fit still read as YAML 1.1 says: 1:30 is 90, -1:0 is -60.
-        let config = try ConfigLoader.load(yaml: "model: m\nscheduler:\n  window: 1:30\nbudget:\n  memory_mb: 2:0\n", path: path)
-        #expect(config.scheduler.window == 90)
-        #expect(config.budget.memoryMB == 120)
-        #expect(throws: ConfigError.self) { try ConfigLoader.load(yaml: "model: m\nengine:\n  threads: -1:0\n", path: path) }
     }
 
     /// A declared shape of thousands of dimensions was echoed whole into the error reply (and

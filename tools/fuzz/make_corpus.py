@@ -275,18 +275,28 @@ def billion_laughs(levels=9, width=9, as_key=False):
 
 CONFIG = [
     ("window-sexagesimal-overflow", minimal_with("scheduler:\n  window: 1:0:0:0:0:0:0:0:0:0:0:0:0\n"),
-     "3:11: scheduler.window: must be an integer from 1 to 1048576",
+     "3:11: scheduler.window: write the number in plain decimal, got 1:0:0:0:0:0:0:0:0:0:0:0:0 (YAML 1.1 reads it in base 60)",
      "a YAML 1.1 base-60 integer past Int.max (Yams multiplies its parts unchecked: a trap before the fix)"),
     ("threads-sexagesimal-overflow", minimal_with("engine:\n  threads: -9223372036854775807:59\n"),
-     "3:12: engine.threads: must be an integer from 1 to 256", "a negative base-60 integer past Int.min"),
+     "3:12: engine.threads: write the number in plain decimal, got -9223372036854775807:59 (YAML 1.1 reads it in base 60)",
+     "a negative base-60 integer past Int.min"),
     ("memory-sexagesimal-overflow", minimal_with("budget:\n  memory_mb: 99:59:59:59:59:59:59:59:59:59:59:59\n"),
-     "3:14: budget.memory_mb: must be a finite number", "a base-60 number read as a plain number"),
+     "3:14: budget.memory_mb: write the number in plain decimal, got 99:59:59:59:59:59:59:59:59:59:59:59 (YAML 1.1 reads it in base 60)",
+     "a base-60 number read as a plain number"),
     ("window-sexagesimal-explicit-tag", minimal_with("scheduler:\n  window: !!int 1:0:0:0:0:0:0:0:0:0:0:0:0\n"),
-     "3:11: scheduler.window: must be an integer from 1 to 1048576", "the same, tagged !!int"),
+     "3:11: scheduler.window: write the number in plain decimal, got 1:0:0:0:0:0:0:0:0:0:0:0:0 (YAML 1.1 reads it in base 60)",
+     "the same, tagged !!int"),
     ("window-huge", minimal_with("scheduler:\n  window: 99999999999999999999999\n"),
      "3:11: scheduler.window: must be an integer from 1 to 1048576", "an integer past Int.max"),
     ("window-hex-overflow", minimal_with("scheduler:\n  window: 0x1ffffffffffffffff\n"),
-     "3:11: scheduler.window: must be an integer from 1 to 1048576", "a hexadecimal integer past Int.max"),
+     "3:11: scheduler.window: write the number in plain decimal, got 0x1ffffffffffffffff (YAML 1.1 reads it in another base)",
+     "a hexadecimal integer past Int.max"),
+    ("deadline-octal", minimal_with("budget:\n  deadline_ms: 050\n"),
+     "3:16: budget.deadline_ms: write the number without leading zeros, got 050 (YAML 1.1 reads it as octal: 40)",
+     "a leading zero: YAML 1.1 octal, read as 40 before the fix"),
+    ("idle-huge", minimal_with("limits:\n  session_idle_s: 1e11\n"),
+     "3:19: limits.session_idle_s: must be > 0 and at most 604800 (one week)",
+     "a duration whose nanoseconds overflow UInt64 (trapped at start and on SIGHUP before the fix)"),
     ("window-float", minimal_with("scheduler:\n  window: 512.5\n"),
      "3:11: scheduler.window: must be an integer from 1 to 1048576", "a fraction where an integer goes"),
     ("window-string", minimal_with('scheduler:\n  window: "512"\n'),
@@ -373,7 +383,8 @@ def expected_config():
     for name, text, expected, _ in CONFIG:
         if expected is None:  # shipped-with-typo: computed from where the typo landed
             line, column = config_line_of(text, b"5:12:00")
-            expected = f"{line}:{column}: scheduler.window: must be an integer from 1 to 1048576"
+            expected = (f"{line}:{column}: scheduler.window: write the number in plain decimal, "
+                        "got 5:12:00:00:00:00:00:00:00:00:00:00:00 (YAML 1.1 reads it in base 60)")
         result[name + ".yaml"] = expected
     return result
 

@@ -39,7 +39,7 @@ extension BudgetConfig {
         }
 
         let fraction = number("average_fraction", ConfigRules.averageFraction, nullable: false)
-        let gflops = number("average_gflops", ConfigRules.positive, nullable: false)
+        let gflops = number("average_gflops", ConfigRules.averageGflops, nullable: false)
         if fields["average_fraction"] != nil, fields["average_gflops"] != nil {
             report("budget: set average_fraction or average_gflops, not both")
         } else if let value = fraction ?? nil {
@@ -47,8 +47,8 @@ extension BudgetConfig {
         } else if let value = gflops ?? nil {
             budget.average = .gflops(value)
         }
-        if let deadline = number("deadline_ms", ConfigRules.positive, nullable: true) { budget.deadlineMs = deadline }
-        if let memory = number("memory_mb", ConfigRules.positive, nullable: true) { budget.memoryMB = memory }
+        if let deadline = number("deadline_ms", ConfigRules.deadlineMs, nullable: true) { budget.deadlineMs = deadline }
+        if let memory = number("memory_mb", ConfigRules.memoryMB, nullable: true) { budget.memoryMB = memory }
 
         guard problems.isEmpty else { throw .invalid(problems) }
         return budget

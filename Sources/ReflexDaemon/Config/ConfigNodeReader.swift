@@ -91,11 +91,11 @@ struct ConfigNodeReader {
 
     mutating func integer(_ section: Section, _ key: String, _ rule: ConfigRules.IntegerRule) -> Int? {
         guard let node = section.value(key) else { return nil }
-        guard ConfigNodeReader.tagName(node) == .int else {
-            report(at: node.mark, "\(section.keyPath(key)): \(rule.requirement), got \(Self.describe(node))")
+        if let problem = Self.notationProblem(node) {
+            report(at: node.mark, "\(section.keyPath(key)): \(problem)")
             return nil
         }
-        guard let value = Self.intValue(node), rule.range.contains(value) else {
+        guard ConfigNodeReader.tagName(node) == .int, let value = Self.intValue(node), rule.range.contains(value) else {
             report(at: node.mark, "\(section.keyPath(key)): \(rule.requirement), got \(Self.describe(node))")
             return nil
         }
@@ -104,6 +104,10 @@ struct ConfigNodeReader {
 
     mutating func number(_ section: Section, _ key: String, _ rule: ConfigRules.NumberRule) -> Double? {
         guard let node = section.value(key) else { return nil }
+        if let problem = Self.notationProblem(node) {
+            report(at: node.mark, "\(section.keyPath(key)): \(problem)")
+            return nil
+        }
         let value: Double?
         switch ConfigNodeReader.tagName(node) {
         case .int: value = Self.intValue(node).map(Double.init)
@@ -133,26 +137,43 @@ struct ConfigNodeReader {
         return scalar.string
     }
 
-    /// The value of an `int`-tagged node, or nil when it does not fit `Int`. Not Yams' `node.int`
-    /// for YAML 1.1 sexagesimal ints (`1:30` is 90): Yams multiplies their parts unchecked and
-    /// traps on `1:0:0:0:0:0:0:0:0:0:0:0`, and a typo in a reloaded config must not kill the daemon.
+    /// Why a number-tagged plain scalar is refused, or nil when it is written in plain decimal
+    /// (`50`, `-2`, `0.5`, `1e-3`, `1_000`). YAML 1.1, which Yams follows, reads `050` as octal
+    /// 40, `0x32` as 50, `0b110` as 6 and `1:30` (base 60) as 90; a person reading the file sees
+    /// 50, or something that is not a number at all. Such values are refused, not guessed.
+    static func notationProblem(_ node: Node) -> String? {
+        guard case .scalar(let scalar) = node, scalar.style == .plain || scalar.style == .any else { return nil }
+        let tag = tagName(node)
+        guard tag == .int || tag == .float else { return nil }
+        let text = scalar.string
+        var body = Substring(text)
+        if body.first == "-" || body.first == "+" { body = body.dropFirst() }
+        if body.hasPrefix(".") { return nil }  // .5, .inf, .nan: decimal or caught as non-finite
+        let digits = body.prefix { $0.isASCII && ($0.isNumber || $0 == "_") }
+        let rest = body.dropFirst(digits.count)
+        if rest.first.map({ $0 != "." && $0 != "e" && $0 != "E" }) ?? false {
+            let reading = text.contains(":") ? "in base 60" : Self.yamlIntValue(node).map { "as \($0)" } ?? "in another base"
+            return "write the number in plain decimal, got \(text) (YAML 1.1 reads it \(reading))"
+        }
+        if digits.count > 1, digits.first == "0" {
+            let reading = tag == .int ? Self.yamlIntValue(node).map { " (YAML 1.1 reads it as octal: \($0))" } ?? "" : ""
+            return "write the number without leading zeros, got \(text)\(reading)"
+        }
+        return nil
+    }
+
+    /// The value of an `int`-tagged node in plain decimal (after `notationProblem`), or nil when
+    /// it does not fit `Int`.
     static func intValue(_ node: Node) -> Int? {
         guard case .scalar(let scalar) = node else { return nil }
-        let text = scalar.string.replacingOccurrences(of: "_", with: "")
-        // Yams reads only plain scalars as base-60 (a quoted "1:30" tagged !!int is not an int).
-        guard text.contains(":"), scalar.style == .plain || scalar.style == .any else { return node.int }
-        var digits = Substring(text)
-        let negative = digits.first == "-"
-        if digits.first == "-" || digits.first == "+" { digits = digits.dropFirst() }
-        var value = 0
-        for part in digits.split(separator: ":", omittingEmptySubsequences: false) {
-            guard let partValue = Int(part, radix: 10), partValue >= 0 else { return nil }
-            let (scaled, scaleOverflow) = value.multipliedReportingOverflow(by: 60)
-            let (sum, sumOverflow) = scaled.addingReportingOverflow(partValue)
-            guard !scaleOverflow, !sumOverflow else { return nil }
-            value = sum
-        }
-        return negative ? -value : value
+        return Int(scalar.string.replacingOccurrences(of: "_", with: ""), radix: 10)
+    }
+
+    /// What YAML 1.1 makes of an int scalar (for error messages only): Yams' own reading, except
+    /// for base 60, whose unchecked multiplication traps on long inputs.
+    private static func yamlIntValue(_ node: Node) -> Int? {
+        guard case .scalar(let scalar) = node, !scalar.string.contains(":") else { return nil }
+        return node.int
     }
 
     /// The node's resolved YAML type (`str`, `int`, `float`, `bool`, `null`, ...). A quoted

@@ -16,7 +16,18 @@ enum ConfigRules {
     // MARK: Ranges
 
     static let averageFraction = NumberRule(requirement: "must be in (0, 1]") { $0 > 0 && $0 <= 1 }
-    static let positive = NumberRule(requirement: "must be > 0") { $0 > 0 }
+
+    // Every duration and size has an upper bound, so that no value the file or the control
+    // socket can hold overflows a conversion in the daemon (`1e11` seconds once trapped in
+    // `UInt64(seconds * 1e9)` at start and on SIGHUP, after passing --check-config).
+    /// GFLOPs per step: far above any policy a robot computer runs.
+    static let averageGflops = NumberRule(requirement: "must be > 0 and at most 1000000") { $0 > 0 && $0 <= 1e6 }
+    /// A per-step deadline over one minute is a typo (a control loop runs at 1-1000 Hz).
+    static let deadlineMs = NumberRule(requirement: "must be > 0 and at most 60000 (one minute)") { $0 > 0 && $0 <= 60_000 }
+    /// MiB: up to 1 TiB.
+    static let memoryMB = NumberRule(requirement: "must be > 0 and at most 1048576 (1 TiB)") { $0 > 0 && $0 <= 1_048_576 }
+    /// Seconds: up to one week.
+    static let sessionIdleS = NumberRule(requirement: "must be > 0 and at most 604800 (one week)") { $0 > 0 && $0 <= 604_800 }
     static let probeRate = NumberRule(requirement: "must be in [0, 1)") { $0 >= 0 && $0 < 1 }
     /// Bounded so a typo cannot make the scheduler allocate gigabytes of history.
     static let window = IntegerRule(range: 1...1_048_576)
@@ -37,7 +48,7 @@ enum ConfigRules {
     static let limitsKeys = ["max_message_bytes", "max_sessions", "session_idle_s", "pending_per_robot"]
     static let loggingKeys = ["level"]
     static let securityKeys = ["curve"]
-    static let curveKeys = ["enabled", "server_secret_key", "authorized_keys"]
+    static let curveKeys = ["enabled", "server_secret_key", "authorized_keys", "operator_keys"]
     static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
 
     /// Every key with its full path, to suggest `budget.deadline_ms` for a `deadline_ms`

@@ -91,7 +91,7 @@ struct ConfigValidation {
         let section = reader.section(top.value("budget"), path: "budget", keys: ConfigRules.budgetKeys)
         var budget = BudgetConfig()
         let fraction = reader.number(section, "average_fraction", ConfigRules.averageFraction)
-        let gflops = reader.number(section, "average_gflops", ConfigRules.positive)
+        let gflops = reader.number(section, "average_gflops", ConfigRules.averageGflops)
         if section.value("average_fraction") != nil, section.value("average_gflops") != nil {
             // Point at whichever of the two comes second: that is the line to delete.
             let marks = [section.keyMark("average_fraction"), section.keyMark("average_gflops")].compactMap { $0 }
@@ -102,8 +102,8 @@ struct ConfigValidation {
         } else if let fraction {
             budget.average = .fraction(fraction)
         }
-        budget.deadlineMs = reader.number(section, "deadline_ms", ConfigRules.positive)
-        budget.memoryMB = reader.number(section, "memory_mb", ConfigRules.positive)
+        budget.deadlineMs = reader.number(section, "deadline_ms", ConfigRules.deadlineMs)
+        budget.memoryMB = reader.number(section, "memory_mb", ConfigRules.memoryMB)
         return budget
     }
 
@@ -134,7 +134,7 @@ struct ConfigValidation {
         if let sessions = reader.integer(section, "max_sessions", ConfigRules.maxSessions) {
             limits.maxSessions = sessions
         }
-        if let idle = reader.number(section, "session_idle_s", ConfigRules.positive) { limits.sessionIdleS = idle }
+        if let idle = reader.number(section, "session_idle_s", ConfigRules.sessionIdleS) { limits.sessionIdleS = idle }
         if let pending = reader.integer(section, "pending_per_robot", ConfigRules.pendingPerRobot) {
             limits.pendingPerRobot = pending
         }
@@ -161,19 +161,21 @@ struct ConfigValidation {
         curve.authorizedKeys = reader.string(section, "authorized_keys").map {
             ConfigPaths.resolve($0, against: baseDirectory)
         }
+        curve.operatorKeys = reader.string(section, "operator_keys").map {
+            ConfigPaths.resolve($0, against: baseDirectory)
+        }
         if curve.enabled {
             let mark = section.value("enabled")?.mark
-            if section.value("server_secret_key") == nil {
-                reader.report(at: mark, "security.curve.server_secret_key: required when security.curve.enabled is true")
-            }
-            if section.value("authorized_keys") == nil {
-                reader.report(at: mark, "security.curve.authorized_keys: required when security.curve.enabled is true")
+            for key in ["server_secret_key", "authorized_keys", "operator_keys"] where section.value(key) == nil {
+                reader.report(at: mark, "security.curve.\(key): required when security.curve.enabled is true")
             }
             if checkFiles, let key = curve.serverSecretKey, !isRegularFile(key) {
                 reader.report(at: section.value("server_secret_key")?.mark, "security.curve.server_secret_key: no such file: \(key)")
             }
-            if checkFiles, let keys = curve.authorizedKeys, !isDirectory(keys) {
-                reader.report(at: section.value("authorized_keys")?.mark, "security.curve.authorized_keys: no such directory: \(keys)")
+            for (key, directory) in [("authorized_keys", curve.authorizedKeys), ("operator_keys", curve.operatorKeys)] {
+                if checkFiles, let directory, !isDirectory(directory) {
+                    reader.report(at: section.value(key)?.mark, "security.curve.\(key): no such directory: \(directory)")
+                }
             }
         }
         return SecurityConfig(curve: curve)

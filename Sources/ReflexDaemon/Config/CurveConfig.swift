@@ -7,10 +7,14 @@ public struct CurveConfig: Sendable, Equatable {
     public var serverSecretKey: String?
     /// Absolute path of the directory of allowed clients' `*.public` files. Required when enabled.
     public var authorizedKeys: String?
+    /// Absolute path of the directory of operators' `*.public` files: the only keys the control
+    /// socket admits (a robot key gets nothing there). Required when enabled.
+    public var operatorKeys: String?
 
-    public init(enabled: Bool = false, serverSecretKey: String? = nil, authorizedKeys: String? = nil) {
+    public init(enabled: Bool = false, serverSecretKey: String? = nil, authorizedKeys: String? = nil, operatorKeys: String? = nil) {
         self.enabled = enabled
         self.serverSecretKey = serverSecretKey
         self.authorizedKeys = authorizedKeys
+        self.operatorKeys = operatorKeys
     }
 }

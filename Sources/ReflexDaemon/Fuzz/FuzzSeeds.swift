@@ -56,6 +56,7 @@ enum FuzzSeeds {
                 enabled: true
                 server_secret_key: keys/server.secret
                 authorized_keys: keys/clients
+                operator_keys: keys/operators
 
             """.utf8)),
     ]
