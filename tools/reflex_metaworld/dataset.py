@@ -20,6 +20,8 @@ from reflex_model.network import split_words, tokenize
 from . import tasks as T
 
 PAD, UNKNOWN = "<pad>", "<unk>"
+AUX_STD_FLOOR = 0.01      # metres: a coordinate that hardly varies within a task (e.g. the second
+                          # object's zeros) is not blown up by the per-task z-scoring
 ACTION_STD_FLOOR = 0.05   # a constant action dimension (e.g. a task's gripper) must not divide by ~0
 STATE_STD_FLOOR = 1e-3
 
@@ -46,6 +48,9 @@ class Demos:
     ep_task: np.ndarray         # [E] int64, index into task_names
     task_names: list[str]
     instructions: list[str]
+    aux: torch.Tensor | None = None      # [N, 9] object and goal positions (obs[4:7], obs[11:14],
+                                         # obs[36:39]), metres: training-only targets, never inputs
+    aux_valid: torch.Tensor | None = None  # [N] bool: the file had the full observation
 
     @property
     def frames(self) -> int:
@@ -74,25 +79,38 @@ def demo_path(directory: Path, task: str, split: str) -> Path:
     return Path(directory) / (f"{task}.npz" if split == "train" else f"{task}-{split}.npz")
 
 
-def load_split(directory: str | Path, split: str, task_names: Sequence[str], vocabulary: dict,
-               instruction_tokens: int, max_episodes: int | None = None) -> Demos:
-    """Loads `split` ('train' or 'val') of the given tasks. max_episodes: per task (None = all)."""
-    images, states, actions, words = [], [], [], []
+def load_split(directory: str | Path, split: str | Sequence[str], task_names: Sequence[str],
+               vocabulary: dict, instruction_tokens: int, max_episodes: int | None = None) -> Demos:
+    """Loads `split` ('train' or 'val') of the given tasks. max_episodes: per task (None = all),
+    applied to the first split only.
+
+    `split` may be a list: the splits are aggregated (e.g. ["train", "dagger1"]: the
+    demonstrations and the learner's own expert-labelled rollouts, `<task>-dagger1.npz`, written
+    by `reflex_metaworld.dagger`). Files with the full observation (`obs`) give `aux`, the
+    object and goal positions (training-only targets)."""
+    splits = [split] if isinstance(split, str) else list(split)
+    images, states, actions, words, aux, aux_valid = [], [], [], [], [], []
     ep_start, ep_length, ep_task, instructions = [], [], [], []
     offset = 0
-    for k, name in enumerate(task_names):
-        path = demo_path(Path(directory), name, split)
+    for (k, name), sp in ((kn, sp) for kn in enumerate(task_names) for sp in splits):
+        path = demo_path(Path(directory), name, sp)
         if not path.exists():
             raise FileNotFoundError(f"{path}: missing demonstrations (run reflex_metaworld.demos)")
         with np.load(path) as z:
             starts, lengths = z["episode_start"].astype(np.int64), z["episode_length"].astype(np.int64)
-            if max_episodes is not None:
+            if max_episodes is not None and sp == splits[0]:
                 starts, lengths = starts[:max_episodes], lengths[:max_episodes]
             end = int(starts[-1] + lengths[-1])
             instruction = str(z["instruction"])
             images.append(z["images"][:end])
             states.append(z["states"][:end].astype(np.float32))
             actions.append(z["actions"][:end].astype(np.float32))
+            if "obs" in z.files:
+                aux.append(z["obs"][:end][:, list(T.LAYOUT_OBS_INDICES)].astype(np.float32))
+                aux_valid.append(np.ones(end, bool))
+            else:
+                aux.append(np.zeros((end, len(T.LAYOUT_OBS_INDICES)), np.float32))
+                aux_valid.append(np.zeros(end, bool))
         if name in T.INSTRUCTIONS and instruction != T.INSTRUCTIONS[name]:
             raise ValueError(f"{path}: instruction {instruction!r} differs from tasks.py's "
                              f"{T.INSTRUCTIONS[name]!r}")
@@ -103,9 +121,12 @@ def load_split(directory: str | Path, split: str, task_names: Sequence[str], voc
         ep_start.append(starts + offset)
         ep_length.append(lengths)
         ep_task.append(np.full(len(starts), k, np.int64))
-        instructions.append(instruction)
+        if sp == splits[0]:
+            instructions.append(instruction)
         offset += end
-    return Demos(images=torch.from_numpy(np.concatenate(images)),
+    return Demos(aux=torch.from_numpy(np.concatenate(aux)),
+                 aux_valid=torch.from_numpy(np.concatenate(aux_valid)),
+                 images=torch.from_numpy(np.concatenate(images)),
                  states=torch.from_numpy(np.concatenate(states)),
                  actions=torch.from_numpy(np.concatenate(actions)),
                  word_ids=torch.from_numpy(np.concatenate(words)),
@@ -123,6 +144,29 @@ def normalisation(demos: Demos) -> tuple[dict, dict]:
     action = {"low": [T.ACTION_LOW] * A, "high": [T.ACTION_HIGH] * A,
               "mean": a.mean(0).tolist(), "std": a.std(0).clamp_min(ACTION_STD_FLOOR).tolist()}
     return state_norm, action
+
+
+def aux_normalisation(demos: Demos) -> dict:
+    """Per-task mean and std of the auxiliary targets over the frames that have them:
+    {"mean": [K][9], "std": [K][9]} (std floored at AUX_STD_FLOOR metres)."""
+    K, n_aux = len(demos.task_names), demos.aux.shape[1]
+    mean = np.zeros((K, n_aux)); std = np.ones((K, n_aux))
+    frame_task = frame_tasks(demos)
+    for k in range(K):
+        sel = (frame_task == k) & demos.aux_valid.numpy()
+        if sel.any():
+            a = demos.aux.numpy()[sel].astype(np.float64)
+            mean[k], std[k] = a.mean(0), np.maximum(a.std(0), AUX_STD_FLOOR)
+    return {"mean": mean.tolist(), "std": std.tolist(),
+            "targets": "obs[4:7], obs[11:14], obs[36:39] (object 1, object 2, goal), z-scored per task"}
+
+
+def frame_tasks(demos: Demos) -> np.ndarray:
+    """The task index of every frame, [N]."""
+    out = np.zeros(demos.frames, np.int64)
+    for s, n, k in zip(demos.ep_start, demos.ep_length, demos.ep_task):
+        out[int(s):int(s + n)] = k
+    return out
 
 
 class EpisodeStreams:

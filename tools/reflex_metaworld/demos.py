@@ -39,7 +39,14 @@ from . import render as R
 from . import tasks as T
 
 DEFAULT_OUT = Path(os.path.expanduser("~/.cache/reflex/demos"))
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2   # 2: per-frame `obs` [N, 39] and `executed` [N, 4]; DART noise in meta["noise"]
+NOISE_DIMS = (0, 1, 2)   # DART noise on the hand's motion (dx, dy, dz), not on the gripper
+
+
+def noise_rng(name: str, split: str, seed: int) -> np.random.Generator:
+    """The noise stream of one task and split: deterministic, independent of the other tasks."""
+    return np.random.default_rng([seed, T.TASK_NAMES.index(name) if name in T.TASK_NAMES else 99,
+                                  {"train": 0, "val": 1}.get(split, 2)])
 
 
 def log(msg: str) -> None:
@@ -48,10 +55,11 @@ def log(msg: str) -> None:
 
 class Episode:
     __slots__ = ("images", "states", "actions", "steps", "success", "first_success", "layout",
-                 "rand_vec", "seed", "layout_index", "sim_s", "render_s", "frames")
+                 "rand_vec", "seed", "layout_index", "sim_s", "render_s", "frames", "obs", "executed")
 
     def __init__(self):
         self.images, self.states, self.actions, self.steps, self.success = [], [], [], [], []
+        self.obs, self.executed = [], []
         self.first_success = None
         self.sim_s = 0.0
         self.render_s = 0.0
@@ -59,8 +67,17 @@ class Episode:
 
 
 def run_episode(env, policy, layout, max_steps: int, camera=None,
-                steps_after_success: int = T.STEPS_AFTER_SUCCESS) -> Episode:
-    """Runs the expert on one layout. With `camera` None nothing is rendered (expert checks)."""
+                steps_after_success: int = T.STEPS_AFTER_SUCCESS, noise_std: float = 0.0,
+                noise_dims: tuple = NOISE_DIMS, rng: np.random.Generator | None = None) -> Episode:
+    """Runs the expert on one layout. With `camera` None nothing is rendered (expert checks).
+
+    DART (Laskey et al. 2017): with noise_std > 0 the action EXECUTED is the expert's action plus
+    Gaussian noise (std noise_std on `noise_dims`, then clipped), so the episode visits states
+    off the expert's own path; the action RECORDED as the label is always the clean expert
+    action for the state visited. `ep.executed` holds what was executed, `ep.obs` the full
+    39-value observation of every recorded frame (auxiliary targets: object and goal positions)."""
+    if noise_std > 0 and rng is None:
+        raise ValueError("noise needs an rng")
     ep = Episode()
     T.set_layout(env, layout)
     obs, _ = env.reset()
@@ -80,9 +97,17 @@ def run_episode(env, policy, layout, max_steps: int, camera=None,
             ep.actions.append(a)
             ep.steps.append(t)
             ep.success.append(succ)
+            ep.obs.append(np.asarray(obs, np.float32))
+        executed = a
+        if noise_std > 0:
+            executed = a.copy()
+            executed[list(noise_dims)] += rng.normal(0.0, noise_std, len(noise_dims)).astype(np.float32)
+            executed = np.clip(executed, T.ACTION_LOW, T.ACTION_HIGH).astype(np.float32)
+        if camera is not None:
+            ep.executed.append(executed)
         ep.frames += 1
         t0 = time.perf_counter()
-        obs, _r, _term, trunc, info = env.step(a)
+        obs, _r, _term, trunc, info = env.step(executed)
         ep.sim_s += time.perf_counter() - t0
         succ = bool(info["success"])
         if succ and ep.first_success is None:
@@ -105,8 +130,11 @@ def _save_npz(path: Path, arrays: dict) -> None:
 
 
 def generate_split(name: str, split: str, n_episodes: int, image_size: int, camera_name: str,
-                   out: Path, progress_every: int = 10) -> dict:
-    """Generates `n_episodes` successful episodes of one task and split ('train' or 'val')."""
+                   out: Path, progress_every: int = 10, noise_std: float = 0.0,
+                   noise_seed: int = 0) -> dict:
+    """Generates `n_episodes` successful episodes of one task and split ('train' or 'val'),
+    executing the expert's action plus DART noise of std `noise_std` (labels stay clean)."""
+    rng = noise_rng(name, split, noise_seed)
     spec = T.spec(name)
     if split == "train":
         layout_iter = T.train_layouts(name)
@@ -126,7 +154,8 @@ def generate_split(name: str, split: str, n_episodes: int, image_size: int, came
         for seed, idx, layout in layout_iter:
             if len(kept) >= n_episodes:
                 break
-            ep = run_episode(env, policy, layout, spec.max_steps, camera=cam)
+            ep = run_episode(env, policy, layout, spec.max_steps, camera=cam,
+                             noise_std=noise_std, rng=rng)
             ep.seed, ep.layout_index = seed, idx
             attempts += 1
             render_s += ep.render_s
@@ -167,6 +196,8 @@ def generate_split(name: str, split: str, n_episodes: int, image_size: int, came
         "steps_after_success": T.STEPS_AFTER_SUCCESS,
         "render": R.render_settings(image_size, camera_name),
         "state_slice": list(T.STATE_SLICE),
+        "noise": {"kind": "DART: executed = clip(expert + N(0, std^2) on dims); label = clean expert",
+                  "std": noise_std, "dims": list(NOISE_DIMS), "seed": noise_seed},
         "layouts": [[e.seed, e.layout_index] for e in kept],
         "seconds": round(seconds, 1),
         "render_ms_per_frame": round(1000 * render_s / max(frames_rendered, 1), 2),
@@ -178,6 +209,8 @@ def generate_split(name: str, split: str, n_episodes: int, image_size: int, came
         "images": np.stack([im for e in kept for im in e.images]).astype(np.uint8),
         "states": np.stack([s for e in kept for s in e.states]).astype(np.float32),
         "actions": np.stack([a for e in kept for a in e.actions]).astype(np.float32),
+        "executed": np.stack([a for e in kept for a in e.executed]).astype(np.float32),
+        "obs": np.stack([o for e in kept for o in e.obs]).astype(np.float32),
         "episode": np.concatenate([np.full(n, i, np.int32) for i, n in enumerate(lengths)]),
         "step": np.concatenate([np.asarray(e.steps, np.int32) for e in kept]),
         "success": np.concatenate([np.asarray(e.success, bool) for e in kept]),
@@ -307,6 +340,11 @@ def main(argv=None) -> int:
     ap.add_argument("--val-episodes", type=int, default=5, help="validation episodes per task")
     ap.add_argument("--image-size", type=int, default=R.DEFAULT_IMAGE_SIZE)
     ap.add_argument("--camera", default=R.DEFAULT_CAMERA)
+    ap.add_argument("--noise-std", type=float, default=0.0,
+                    help="DART noise on the executed hand motion of training episodes (labels stay "
+                         "the clean expert action); 0 = none")
+    ap.add_argument("--val-noise-std", type=float, default=0.0, help="the same for validation episodes")
+    ap.add_argument("--noise-seed", type=int, default=0)
     ap.add_argument("--force", action="store_true", help="regenerate files that exist")
     ap.add_argument("--check-experts", type=int, metavar="N", default=0,
                     help="only measure expert success on N layouts of TRAIN_SEED (no rendering)")
@@ -333,6 +371,8 @@ def main(argv=None) -> int:
         "render": R.render_settings(args.image_size, args.camera),
         "train_seeds": list(T.TRAIN_SEEDS), "val_seed": T.VAL_SEED, "eval_seed": T.EVAL_SEED,
         "steps_after_success": T.STEPS_AFTER_SUCCESS, "state_slice": list(T.STATE_SLICE),
+        "noise_std": {"train": args.noise_std, "val": args.val_noise_std},
+        "noise_dims": list(NOISE_DIMS), "noise_seed": args.noise_seed,
     }
     if manifest.get("settings") not in (None, settings) and not args.force:
         log(f"ERROR: {manifest_path} was written with other settings:\n"
@@ -351,7 +391,8 @@ def main(argv=None) -> int:
     for k, name in enumerate(names):
         entry = manifest["tasks"].setdefault(name, {"instruction": T.spec(name).instruction,
                                                     "max_steps": T.spec(name).max_steps})
-        for split, n in (("train", args.episodes), ("val", args.val_episodes)):
+        for split, n, std in (("train", args.episodes, args.noise_std),
+                              ("val", args.val_episodes, args.val_noise_std)):
             if n <= 0:
                 continue
             path = args.out / file_name(name, split)
@@ -366,7 +407,8 @@ def main(argv=None) -> int:
                         f"{meta['frames']} frames), skipped")
                     continue
             log(f"[{k + 1}/{len(names)}] {name} {split}: generating {n} episodes")
-            meta = generate_split(name, split, n, args.image_size, args.camera, args.out)
+            meta = generate_split(name, split, n, args.image_size, args.camera, args.out,
+                                  noise_std=std, noise_seed=args.noise_seed)
             entry[split] = meta
             low = meta["expert_success_rate"] < T.MIN_EXPERT_SUCCESS
             log(f"[{k + 1}/{len(names)}] {name} {split}: {meta['episodes']} episodes kept of "

@@ -106,7 +106,9 @@ def parse_args(argv=None):
     ap.add_argument("--resume", action="store_true", help="continue from --work/ckpt.pt")
     ap.add_argument("--init-from", type=Path, default=None,
                     help="warm start: the model weights and normalisation of this checkpoint "
-                         "(same architecture), a fresh optimiser and LR schedule")
+                         "(same architecture), or of this bundle directory (e.g. models/default); "
+                         "a fresh optimiser and LR schedule (auxiliary heads too, unless the "
+                         "checkpoint has them)")
     ap.add_argument("--keep-better", action="store_true",
                     help="export to --out only if its validation loss (exit forced, mean over the "
                          "exits) is lower than that of the bundle already there (else to "
@@ -114,6 +116,15 @@ def parse_args(argv=None):
     ap.add_argument("--stop-after", type=int, default=None,
                     help="stop after this many steps in this process, checkpoint, no export "
                          "(as if interrupted; for testing --resume)")
+    ap.add_argument("--aux-weight", type=float, default=0.0,
+                    help="weight of the privileged auxiliary loss (training only): one small MLP per "
+                         "exit regresses the object and goal positions (obs[4:7], obs[11:14], "
+                         "obs[36:39], z-scored per task) from that exit's feature; the heads are not "
+                         "part of the bundle. 0 = off")
+    ap.add_argument("--aux-hidden", type=int, default=64, help="hidden width of each auxiliary head")
+    ap.add_argument("--aggregate", default="",
+                    help="comma-separated extra splits added to the training data, e.g. 'dagger1' "
+                         "(files <task>-dagger1.npz in --demos, from reflex_metaworld.dagger)")
     ap.add_argument("--quiet", action="store_true", help="log to the file only")
     return ap.parse_args(argv)
 
@@ -144,9 +155,52 @@ def lr_at(step: int, args) -> float:
     return lo + 0.5 * (args.lr - lo) * (1 + math.cos(math.pi * t))
 
 
-def make_optimizer(net: ReflexNet, args) -> torch.optim.Optimizer:
+class AuxHeads(torch.nn.Module):
+    """Training-only privileged heads: for every exit i (1 … E) an MLP (d → hidden → 9) regresses
+    the current object and goal positions (z-scored per task) from exit i's feature, so that each
+    exit must localise them from the pixels (DeeR trains per-exit auxiliary heads too). Not part
+    of ReflexNet: the bundle's tensors and inputs do not change."""
+
+    def __init__(self, width: int, exits: int, hidden: int, n_out: int = len(T.LAYOUT_OBS_INDICES)):
+        super().__init__()
+        self.heads = torch.nn.ModuleList(
+            torch.nn.Sequential(torch.nn.Linear(width, hidden), torch.nn.GELU(),
+                                torch.nn.Linear(hidden, n_out)) for _ in range(exits))
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        """features [..., E+1, d] (every read) → predictions [..., E, 9] for exits 1 … E."""
+        return torch.stack([h(features[..., i + 1, :]) for i, h in enumerate(self.heads)], -2)
+
+
+def forward_window(net: ReflexNet, image, state, word_ids, exits, rec_state):
+    """`ReflexNet.forward_window` (the same computation, test_aux checks equality) that also
+    returns every read's feature [B, Tt, E+1, d] for the auxiliary loss."""
+    B, Tt = image.shape[:2]
+    E1 = net.dims.E + 1
+    if word_ids.dim() == 2:
+        word_ids = word_ids[:, None].expand(B, Tt, word_ids.shape[-1])
+    exits = torch.as_tensor(exits).long()
+    if exits.dim() == 1:
+        exits = exits[None].expand(B, Tt)
+    features = net.exit_features(image.flatten(0, 1), state.flatten(0, 1),
+                                 word_ids.flatten(0, 1)).unflatten(0, (B, Tt))
+    h, c = net.initial_state(B) if rec_state is None else rec_state
+    last = []
+    for t in range(Tt):
+        hs, cs = net.head.recur(features[:, t].flatten(0, 1),
+                                h.repeat_interleave(E1, 0), c.repeat_interleave(E1, 0))
+        hs, cs = hs.unflatten(0, (B, E1)), cs.unflatten(0, (B, E1))
+        last.append(hs[:, :, -1])
+        pick = exits[:, t].view(B, 1, 1, 1).expand(B, 1, *hs.shape[2:])
+        h, c = hs.gather(1, pick)[:, 0], cs.gather(1, pick)[:, 0]
+    return net.head.mlp(torch.stack(last, 1)), (h, c), features
+
+
+def make_optimizer(net: ReflexNet, args, aux: torch.nn.Module | None = None) -> torch.optim.Optimizer:
     decay, plain = [], []
-    for name, p in net.named_parameters():
+    named = list(net.named_parameters()) + ([] if aux is None else
+                                            [("aux." + n, p) for n, p in aux.named_parameters()])
+    for name, p in named:
         (decay if p.dim() == 2 and name not in ("word_embedding", "pos_embedding") else plain).append(p)
     return torch.optim.AdamW([{"params": decay, "weight_decay": args.weight_decay},
                               {"params": plain, "weight_decay": 0.0}], lr=args.lr, betas=(0.9, 0.99))
@@ -160,6 +214,18 @@ def observation(image_size: int, task_names: list[str], demos_manifest: dict | N
         obs["mujoco_version"] = v.get("mujoco", obs["mujoco_version"])
     obs["state_slice_meaning"] = "obs[0:4] of Meta-World's observation: hand x, y, z (m), gripper opening"
     return obs
+
+
+def load_init(path: Path) -> dict:
+    """A warm start's weights and normalisation: a checkpoint file, or a bundle directory."""
+    path = Path(path)
+    if path.is_dir():
+        net, manifest = read_bundle(path)
+        return {"model": net.state_dict(), "architecture": manifest["architecture"],
+                "state_norm": manifest["state_norm"],
+                "action": {k: manifest["action"][k] for k in ("low", "high", "mean", "std")},
+                "step": f"bundle {path}"}
+    return torch.load(path, map_location="cpu", weights_only=False)
 
 
 def save_checkpoint(path: Path, **state) -> None:
@@ -204,10 +270,12 @@ def main(argv=None) -> int:
     arch = architecture_from(args.architecture)
     vocabulary = DS.build_vocabulary()
     t0 = time.time()
-    train = DS.load_split(args.demos, "train", task_names, vocabulary, arch["instruction_tokens"],
+    train_splits = ["train"] + [s.strip() for s in args.aggregate.split(",") if s.strip()]
+    train = DS.load_split(args.demos, train_splits, task_names, vocabulary, arch["instruction_tokens"],
                           args.max_episodes)
     val = DS.load_split(args.demos, "val", task_names, vocabulary, arch["instruction_tokens"])
-    log(f"data: {train.frames} training frames in {train.episodes} episodes, {val.frames} validation "
+    log(f"data: {train.frames} training frames in {train.episodes} episodes (splits "
+        f"{'+'.join(train_splits)}; {int(train.aux_valid.sum())} with auxiliary targets), {val.frames} validation "
         f"frames in {val.episodes} episodes, {len(task_names)} tasks, images {train.image_shape}, "
         f"loaded in {time.time() - t0:.0f}s")
     demos_manifest = None
@@ -217,7 +285,7 @@ def main(argv=None) -> int:
     state_norm, action = DS.normalisation(train)
     init = None
     if args.init_from is not None and ckpt is None:
-        init = torch.load(args.init_from, map_location="cpu", weights_only=False)
+        init = load_init(args.init_from)
         if init["architecture"] != arch:
             log(f"ERROR: --init-from {args.init_from}: its architecture differs from --architecture")
             return 2
@@ -229,18 +297,37 @@ def main(argv=None) -> int:
     net = ReflexNet(arch, train.image_shape, train.states.shape[1], train.actions.shape[1], vocabulary,
                     state_norm=state_norm, action=action, criterion_dims=DEFAULT_CRITERION_DIMS)
     E = net.num_exits
+    aux_heads, aux_norm = None, None
+    if args.aux_weight > 0:
+        aux_heads = AuxHeads(net.dims.d, E, args.aux_hidden)
+        aux_norm = DS.aux_normalisation(train)
+        for source in (init, ckpt):
+            if source is not None and source.get("aux_norm") is not None:
+                aux_norm = source["aux_norm"]
+        if int(train.aux_valid.sum()) == 0:
+            log("ERROR: --aux-weight > 0 but no training file has the full observation (obs)")
+            return 2
+        log(f"auxiliary heads: {sum(p.numel() for p in aux_heads.parameters())} parameters "
+            f"(training only), weight {args.aux_weight}")
+        aux_mean = torch.tensor(aux_norm["mean"], dtype=torch.float32)
+        aux_std = torch.tensor(aux_norm["std"], dtype=torch.float32)
+        frame_task = torch.from_numpy(DS.frame_tasks(train))
     n_params = sum(p.numel() for p in net.parameters())
     log(f"model: {n_params / 1e6:.2f}M parameters, {E} exits, {net.dims.T} tokens, vocabulary "
         f"{len(vocabulary['words'])} words")
-    opt = make_optimizer(net, args)
+    opt = make_optimizer(net, args, aux_heads)
     streams = DS.EpisodeStreams(train, args.batch, args.window, rng)
     h, c = net.initial_state(args.batch)
     step, elapsed_before = 0, 0.0
     if init is not None:
         net.load_state_dict(init["model"])
+        if aux_heads is not None and init.get("aux") is not None:
+            aux_heads.load_state_dict(init["aux"])
         log(f"warm start from {args.init_from} (its step {init['step']}); new optimiser and schedule")
     if ckpt is not None:
         net.load_state_dict(ckpt["model"])
+        if aux_heads is not None:
+            aux_heads.load_state_dict(ckpt["aux"])
         opt.load_state_dict(ckpt["optimizer"])
         step, elapsed_before = ckpt["step"], ckpt["elapsed"]
         streams.load_state_dict(ckpt["streams"])
@@ -253,7 +340,8 @@ def main(argv=None) -> int:
 
     curves = args.work / "train.csv"
     val_curves = args.work / "val.csv"
-    header = ["step", "minutes", "lr", "loss"] + [f"loss_e{i}" for i in range(E + 1)] + ["grad_norm"]
+    header = (["step", "minutes", "lr", "loss"] + [f"loss_e{i}" for i in range(E + 1)] + ["grad_norm"]
+              + ([f"aux_e{i}" for i in range(1, E + 1)] if aux_heads is not None else []))
     val_header = ["step", "minutes"] + [f"val_e{i}" for i in range(E + 1)]
     for path, head in ((curves, header), (val_curves, val_header)):
         rows = []
@@ -285,7 +373,8 @@ def main(argv=None) -> int:
                         torch_rng=torch.get_rng_state(), args=vars(args) | {"demos": str(args.demos),
                         "out": str(args.out), "work": str(args.work)},
                         state_norm=state_norm, action=action, vocabulary=vocabulary,
-                        architecture=arch)
+                        architecture=arch, aux=None if aux_heads is None else aux_heads.state_dict(),
+                        aux_norm=aux_norm)
         write_bundle(net, args.work / "bundle-latest", name=args.name + "-interim",
                      observation=observation(train.image_shape[0], task_names, demos_manifest))
 
@@ -294,6 +383,7 @@ def main(argv=None) -> int:
         f"ends by {time.strftime('%H:%M', time.localtime(t_start - elapsed_before + args.minutes * 60))}")
     net.train()
     window_sums = torch.zeros(E + 1, dtype=torch.float64)
+    aux_sums = torch.zeros(E, dtype=torch.float64)
     window_n, window_t0, window_step0 = 0, time.time(), step
     last_ckpt = last_val = time.time()
     stop_reason = "planned steps done"
@@ -317,23 +407,35 @@ def main(argv=None) -> int:
         words = train.word_ids[index[:, 0]]
         keep = (~reset).to(torch.float32).view(B, 1, 1)
         exits = torch.randint(1, E + 1, (B, W), generator=gen)
-        y, (h, c) = net.forward_window(images, states, words, exits, (h * keep, c * keep))
+        y, (h, c), feats = forward_window(net, images, states, words, exits, (h * keep, c * keep))
         h, c = h.detach(), c.detach()
         per = C.huber(y, target[:, :, None])                       # [B, W, E+1]
         mask = valid.to(torch.float32)[..., None]
         per_exit = (per * mask).sum((0, 1)) / mask.sum()
         loss = per_exit.mean()
+        aux_per_exit = None
+        if aux_heads is not None:
+            k = frame_task[flat]
+            z = ((train.aux[flat] - aux_mean[k]) / aux_std[k]).reshape(B, W, 1, -1)
+            pred = aux_heads(feats)                                 # [B, W, E, 9]
+            amask = (valid & train.aux_valid[flat].reshape(B, W)).to(torch.float32)[..., None]
+            aux_per_exit = ((pred - z).square().mean(-1) * amask).sum((0, 1)) / amask.sum().clamp_min(1)
+            loss = loss + args.aux_weight * aux_per_exit.mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        grad_norm = float(torch.nn.utils.clip_grad_norm_(net.parameters(), args.clip))
+        grad_norm = float(torch.nn.utils.clip_grad_norm_(
+            list(net.parameters()) + ([] if aux_heads is None else list(aux_heads.parameters())), args.clip))
         opt.step()
         step += 1
         window_sums += per_exit.detach().double()
+        if aux_per_exit is not None:
+            aux_sums += aux_per_exit.detach().double()
         window_n += 1
         with open(curves, "a", newline="") as f:
             csv.writer(f).writerow([step, f"{elapsed() / 60:.3f}", f"{opt.param_groups[0]['lr']:.6g}",
                                     f"{loss.item():.5f}"] + [f"{v:.5f}" for v in per_exit.tolist()]
-                                   + [f"{grad_norm:.4f}"])
+                                   + [f"{grad_norm:.4f}"]
+                                   + ([] if aux_per_exit is None else [f"{v:.5f}" for v in aux_per_exit.tolist()]))
         if not math.isfinite(loss.item()):
             log(f"ERROR: loss is {loss.item()} at step {step}; stopping")
             return 3
@@ -347,8 +449,10 @@ def main(argv=None) -> int:
                 f"per read [{fmt((window_sums / window_n).tolist())}] lr {opt.param_groups[0]['lr']:.2e} "
                 f"{sps:.3f} steps/s ({1 / max(sps, 1e-9):.2f} s/step) elapsed {elapsed() / 60:.1f} min "
                 f"ETA training end {time.strftime('%H:%M', time.localtime(eta))}"
-                + ("" if remaining_steps <= remaining_budget else " (time budget binds)"))
+                + ("" if remaining_steps <= remaining_budget else " (time budget binds)")
+                + ("" if aux_heads is None else f" aux MSE per exit [{fmt((aux_sums / window_n).tolist())}]"))
             window_sums.zero_()
+            aux_sums.zero_()
             window_n, window_t0, window_step0 = 0, time.time(), step
         if time.time() - last_ckpt >= args.ckpt_minutes * 60:
             t_c = time.time()
@@ -417,7 +521,10 @@ def main(argv=None) -> int:
         "window": args.window, "minutes": round(elapsed() / 60, 1), "stop": stop_reason,
         "train_frames": train.frames, "train_episodes": train.episodes,
         "val_frames": res_val["frames"], "val_episodes": res_val["episodes"],
-        "loss": "Huber (delta 1) on normalised actions, every read, equal weights",
+        "loss": "Huber (delta 1) on normalised actions, every read, equal weights"
+                + (f"; + {args.aux_weight} x auxiliary MSE (object/goal positions from every exit, "
+                   f"training-only heads, not in the bundle)" if aux_heads is not None else ""),
+        "train_splits": train_splits,
         "train_loss_per_read": train_loss,
         "val_huber_per_read_random_history": res_val["random"]["huber"],
         "val_huber_per_exit_forced": res_val["forced"]["huber"],

@@ -1,0 +1,153 @@
+"""The model pipeline's new pieces at reduced size, on the real simulator and real PyTorch:
+DART demonstrations (noisy execution, clean labels, full observation kept), the training-only
+auxiliary heads (the exported bundle is unchanged), and a DAgger round (learner rollouts labelled
+by the expert, aggregated into the training data)."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from reflex_model.bundle import read_bundle, write_bundle
+from reflex_model.network import ReflexNet
+
+from reflex_metaworld import dagger as DG
+from reflex_metaworld import dataset as DS
+from reflex_metaworld import demos as D
+from reflex_metaworld import tasks as T
+from reflex_metaworld import train as TR
+
+from test_train import TASKS, TINY, args as train_args, write_demos
+
+TASK = "drawer-open-v3"
+
+
+@pytest.fixture(scope="module")
+def dart(tmp_path_factory):
+    """One noisy training episode and one clean validation episode of drawer-open, 96 px."""
+    d = tmp_path_factory.mktemp("dart")
+    meta = D.generate_split(TASK, "train", 1, 96, "corner", d, noise_std=0.3, noise_seed=5)
+    D.generate_split(TASK, "val", 1, 96, "corner", d)
+    return d, meta
+
+
+def test_dart_executes_noise_but_records_the_clean_expert_label(dart):
+    d, meta = dart
+    z = D.load(d / f"{TASK}.npz")
+    n = len(z["actions"])
+    assert meta["noise"]["std"] == 0.3 and z["obs"].shape == (n, 39) and z["executed"].shape == (n, 4)
+    assert np.array_equal(z["obs"][:, :4], z["states"])
+    policy = T.expert(TASK)
+    labels = np.stack([T.expert_action(policy, o.astype(np.float64)) for o in z["obs"]])
+    np.testing.assert_allclose(z["actions"], labels, atol=1e-5)   # label = clean expert on the visited state
+    noise = z["executed"] - z["actions"]
+    assert np.abs(noise[:, :3]).mean() > 0.1                      # the motion executed was noisy
+    assert np.array_equal(noise[:, 3], np.zeros(n, np.float32))   # the gripper was not
+    # the simulator ran exactly `executed`: replaying it from the reset reproduces the observations
+    env = T.make_env(TASK)
+    T.set_layout(env, T.layouts(TASK, int(z["episode_seed"][0]))[int(z["episode_layout_index"][0])])
+    obs, _ = env.reset()
+    for t in range(n):
+        np.testing.assert_allclose(obs, z["obs"][t], atol=1e-5)
+        obs, *_ = env.step(z["executed"][t])
+    env.close()
+    v = D.load(d / f"{TASK}-val.npz")
+    assert np.array_equal(v["executed"], v["actions"])            # validation: no noise
+
+
+def test_aux_forward_equals_the_reference_window():
+    torch.manual_seed(0)
+    net = ReflexNet(TINY, (16, 16, 3), 4, 4, DS.build_vocabulary())
+    g = torch.Generator().manual_seed(1)
+    img = torch.randint(0, 256, (2, 3, 16, 16, 3), generator=g, dtype=torch.uint8)
+    st, words = torch.randn(2, 3, 4, generator=g), torch.randint(0, 5, (2, TINY["instruction_tokens"]))
+    exits = torch.randint(1, net.num_exits + 1, (2, 3), generator=g)
+    y0, (h0, c0) = net.forward_window(img, st, words, exits)
+    y1, (h1, c1), feats = TR.forward_window(net, img, st, words, exits, None)
+    assert torch.equal(y0, y1) and torch.equal(h0, h1) and torch.equal(c0, c1)
+    assert feats.shape == (2, 3, net.num_exits + 1, TINY["width"])
+
+
+def write_demos_with_obs(directory, task, split, episodes, seed):
+    """test_train's synthetic demos plus a full observation whose object position follows the
+    image's brightness (so the auxiliary heads can learn it)."""
+    write_demos(directory, task, split, episodes, seed)
+    path = DS.demo_path(directory, task, split)
+    z = dict(np.load(path))
+    n = len(z["states"])
+    obs = np.zeros((n, 39), np.float32)
+    obs[:, :4] = z["states"]
+    obs[:, 4:7] = z["images"][:, 0, 0, :1] / 255.0 * 0.2
+    obs[:, 36:39] = 0.1 * seed
+    np.savez(path, **z, obs=obs)
+
+
+def test_aux_heads_train_and_are_dropped_at_export(tmp_path):
+    demos = tmp_path / "demos"
+    demos.mkdir()
+    for k, task in enumerate(TASKS):
+        write_demos_with_obs(demos, task, "train", 4, k)
+        write_demos_with_obs(demos, task, "val", 2, 100 + k)
+
+    assert TR.main(train_args(demos, tmp_path / "plain", "--steps", "30")) == 0
+    assert TR.main(train_args(demos, tmp_path / "aux", "--steps", "30", "--aux-weight", "1.0")) == 0
+    plain, mp = read_bundle(tmp_path / "plain" / "bundle")
+    aux, ma = read_bundle(tmp_path / "aux" / "bundle")
+    # the same tensors, names and shapes, and the same inputs: the heads are training-only
+    assert {k: tuple(v.shape) for k, v in plain.state_dict().items()} == \
+        {k: tuple(v.shape) for k, v in aux.state_dict().items()}
+    assert not any("aux" in k for k in aux.state_dict())
+    assert ma["inputs"] == mp["inputs"] and ma["architecture"] == mp["architecture"]
+    from safetensors import safe_open
+    with safe_open(str(tmp_path / "aux" / "bundle" / "weights.safetensors"), "pt") as f:
+        names_aux = set(f.keys())
+    with safe_open(str(tmp_path / "plain" / "bundle" / "weights.safetensors"), "pt") as f:
+        assert names_aux == set(f.keys())
+    assert "auxiliary" in ma["training"]["loss"]
+    # the auxiliary loss is logged per exit and falls
+    rows = (tmp_path / "aux" / "work" / "train.csv").read_text().splitlines()
+    header = rows[0].split(",")
+    cols = [header.index(f"aux_e{i}") for i in range(1, 4)]
+    a = np.array([[float(r.split(",")[c]) for c in cols] for r in rows[1:]])
+    assert a.shape == (30, 3) and a[-5:].mean() < a[:5].mean()
+    ck = torch.load(tmp_path / "aux" / "work" / "ckpt.pt", weights_only=False)
+    assert ck["aux"] is not None and np.array(ck["aux_norm"]["std"]).shape == (2, 9)
+    # resume with the auxiliary heads continues exactly
+    split = tmp_path / "split"
+    assert TR.main(train_args(demos, split, "--steps", "30", "--aux-weight", "1.0", "--stop-after", "10")) == 0
+    assert TR.main(train_args(demos, split, "--steps", "30", "--aux-weight", "1.0", "--resume")) == 0
+    b, _ = read_bundle(split / "bundle")
+    for (name, x), (_, y) in zip(aux.state_dict().items(), b.state_dict().items()):
+        assert torch.equal(x, y), name
+
+
+def test_dagger_round_labels_the_learners_states_and_aggregates(dart, tmp_path):
+    d, _ = dart
+    torch.manual_seed(0)
+    arch = dict(TINY, patch_size=16)
+    net = ReflexNet(arch, (96, 96, 3), 4, 4, DS.build_vocabulary(), criterion_dims=(0, 1, 2))
+    write_bundle(net, tmp_path / "tiny", name="tiny")
+    assert DG.main(["--model", str(tmp_path / "tiny"), "--demos", str(d), "--round", "1",
+                    "--tasks", TASK, "--episodes", "2", "--max-steps", "12"]) == 0
+    z = D.load(d / f"{TASK}-dagger1.npz")
+    n = len(z["actions"])
+    assert n == 24 and list(z["episode_length"]) == [12, 12]
+    assert z["meta"]["layouts"] == [[T.TRAIN_SEEDS[1], 0], [T.TRAIN_SEEDS[1], 1]]
+    policy = T.expert(TASK)
+    labels = np.stack([T.expert_action(policy, o.astype(np.float64)) for o in z["obs"]])
+    np.testing.assert_allclose(z["actions"], labels, atol=1e-5)     # expert labels
+    assert np.abs(z["executed"] - z["actions"]).max() > 0.01        # the learner acted
+    # the first executed action is the learner's own (its first step from a reset; exit drawn
+    # per step, so compare with the read it could have used: one of its E exits)
+    r = net.eval().step({"image": torch.from_numpy(z["images"][0]), "state": torch.from_numpy(z["states"][0]),
+                         "instruction": T.INSTRUCTIONS[TASK]}, None, stop_rule=lambda i, dd: False)
+    assert any(np.allclose(z["executed"][0], a, atol=1e-6) for a in r.actions[1:].numpy())
+    # aggregation: the demonstrations and the round, one training set
+    vocabulary = DS.build_vocabulary()
+    one = DS.load_split(d, "train", [TASK], vocabulary, TINY["instruction_tokens"])
+    both = DS.load_split(d, ["train", "dagger1"], [TASK], vocabulary, TINY["instruction_tokens"])
+    assert both.frames == one.frames + n and both.episodes == one.episodes + 2
+    assert torch.equal(both.actions[one.frames:], torch.from_numpy(z["actions"]))
+    assert bool(both.aux_valid.all()) and list(both.ep_task) == [0, 0, 0]
+    with pytest.raises(ValueError):
+        DG.collect(net, TASK, 1, T.EVAL_SEED, 0, "random", 0.0, np.random.default_rng(0))
