@@ -123,6 +123,22 @@ def _atomic_write_json(path: Path, obj) -> None:
     os.replace(tmp, path)
 
 
+def save_manifest(path: Path, manifest: dict, names) -> dict:
+    """Writes the manifest, merged with what is on disk under a lock: the entries of `names` in
+    `tasks` and the top-level keys are ours, other tasks' entries are kept, so that two generators
+    (e.g. one per core, with disjoint --tasks) can share one --out."""
+    import fcntl
+    with open(path.with_name(path.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        current = json.loads(path.read_text()) if path.exists() else {}
+        tasks = dict(current.get("tasks", {}))
+        tasks.update({n: manifest["tasks"][n] for n in names if n in manifest.get("tasks", {})})
+        current.update({k: v for k, v in manifest.items() if k != "tasks"})
+        current["tasks"] = tasks
+        _atomic_write_json(path, current)
+    return current
+
+
 def _save_npz(path: Path, arrays: dict) -> None:
     tmp = path.with_name(path.name + ".tmp.npz")
     np.savez_compressed(tmp, **arrays)
@@ -319,7 +335,13 @@ def layout_report(names, out: Path) -> dict:
             entry["val_distance_m"] = [round(float(x), 5) for x in dv]
             entry["val_summary"] = _summary(dv)
         report["tasks"][name] = entry
-    _atomic_write_json(out / "layout_distances.json", report)
+    import fcntl
+    path = out / "layout_distances.json"
+    with open(path.with_name(path.name + ".lock"), "w") as lock:   # other generators' tasks stay
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        old = json.loads(path.read_text()).get("tasks", {}) if path.exists() else {}
+        merged = dict(report, tasks={**old, **report["tasks"]})
+        _atomic_write_json(path, merged)
     return report
 
 
@@ -416,8 +438,8 @@ def main(argv=None) -> int:
                 f"{meta['frames']} frames, {meta['seconds']:.0f}s, render {meta['render_ms_per_frame']} ms/frame, "
                 f"sim {meta['sim_ms_per_step']} ms/step, {meta['bytes'] / 1e6:.1f} MB"
                 + ("  WARNING: expert below 80%: swap this task in tasks.py" if low else ""))
-            _atomic_write_json(manifest_path, manifest)
-        _atomic_write_json(manifest_path, manifest)
+            save_manifest(manifest_path, manifest, names)
+        save_manifest(manifest_path, manifest, names)
 
     log("layout distances (evaluation layouts of seed %d to the nearest training layout):" % T.EVAL_SEED)
     rep = layout_report(names, args.out)
@@ -427,7 +449,7 @@ def main(argv=None) -> int:
             f"max {1000 * s['max_m']:6.1f} mm  <10mm: {s['under_10mm']}/{s['n']}")
     manifest["layout_report"] = "layout_distances.json"
     manifest["seconds_last_run"] = round(time.time() - t_all, 1)
-    _atomic_write_json(manifest_path, manifest)
+    save_manifest(manifest_path, manifest, names)
 
     log("summary:")
     log(f"  {'task':26s} {'train ep':>8s} {'frames':>7s} {'val ep':>6s} {'frames':>7s} {'expert':>7s} {'ms/frame':>8s}")

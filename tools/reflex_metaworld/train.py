@@ -125,6 +125,10 @@ def parse_args(argv=None):
     ap.add_argument("--aggregate", default="",
                     help="comma-separated extra splits added to the training data, e.g. 'dagger1' "
                          "(files <task>-dagger1.npz in --demos, from reflex_metaworld.dagger)")
+    ap.add_argument("--lr-by-time", action="store_true",
+                    help="the cosine decay ends at --steps or when the time budget runs out, "
+                         "whichever comes first (so a run cut by its budget still ends at the low LR; "
+                         "not bit-reproducible across machines)")
     ap.add_argument("--quiet", action="store_true", help="log to the file only")
     return ap.parse_args(argv)
 
@@ -146,11 +150,15 @@ def architecture_from(arg: str | None) -> dict:
     return json.loads(text)
 
 
-def lr_at(step: int, args) -> float:
-    """Linear warm-up over --warmup steps, then cosine from --lr to --lr·min_ratio at --steps."""
+def lr_at(step: int, args, time_progress: float = 0.0) -> float:
+    """Linear warm-up over --warmup steps, then cosine from --lr to --lr·min_ratio at --steps
+    (with --lr-by-time: at --steps or at the end of the time budget, whichever comes first;
+    time_progress is the share of the training time budget spent)."""
     if step < args.warmup:
         return args.lr * (step + 1) / args.warmup
     t = min(1.0, (step - args.warmup) / max(1, args.steps - args.warmup))
+    if getattr(args, "lr_by_time", False):
+        t = min(1.0, max(t, time_progress))
     lo = args.lr * args.min_lr_ratio
     return lo + 0.5 * (args.lr - lo) * (1 + math.cos(math.pi * t))
 
@@ -397,7 +405,7 @@ def main(argv=None) -> int:
             stop_reason = f"time budget reached at step {step} of {args.steps}"
             break
         for g in opt.param_groups:
-            g["lr"] = lr_at(step, args)
+            g["lr"] = lr_at(step, args, elapsed() / max(budget_s, 1e-9))
         index, valid, reset = streams.next()
         flat = index.reshape(-1)
         B, W = index.shape
