@@ -32,17 +32,19 @@ public final class ZAPAuthenticator: @unchecked Sendable {
     private let context: ZMQContext
     private let onDenial: (@Sendable (Denial) -> Void)?
     private let lock = NSLock()
-    private var admit: @Sendable (Request) -> Bool
+    private var admit: @Sendable (Request) throws -> Bool
     private var denials = 0
     private var admissions = 0
     private var finished: DispatchSemaphore?
+    private var failureReason: String?
 
     /// - Parameters:
     ///   - admit: decides each handshake (true: 200, false: 400); runs on the handler thread.
+    ///     When it throws, the handler answers 500 and fails (see `failure`).
     ///   - onDenial: told of each denial, on the handler thread (for logging).
     public init(
         context: ZMQContext,
-        admit: @escaping @Sendable (Request) -> Bool,
+        admit: @escaping @Sendable (Request) throws -> Bool,
         onDenial: (@Sendable (Denial) -> Void)? = nil
     ) {
         self.context = context
@@ -67,7 +69,7 @@ public final class ZAPAuthenticator: @unchecked Sendable {
     }
 
     /// Replaces the policy; handshakes from now on use it.
-    public func setPolicy(_ admit: @escaping @Sendable (Request) -> Bool) {
+    public func setPolicy(_ admit: @escaping @Sendable (Request) throws -> Bool) {
         lock.lock(); defer { lock.unlock() }
         self.admit = admit
     }
@@ -89,6 +91,16 @@ public final class ZAPAuthenticator: @unchecked Sendable {
         return finished != nil
     }
 
+    /// Why the handler stopped answering on its own (a socket error, or a policy that threw);
+    /// nil while it serves. A failed handler stays bound to the ZAP endpoint without answering,
+    /// so handshakes stall instead of being admitted: libzmq admits every CURVE client when no
+    /// handler is bound (ZMQ_ZAP_ENFORCE_DOMAIN, which would refuse them, is a draft option that
+    /// Debian's libzmq lacks). The owner should stop the service (and let systemd restart it).
+    public var failure: String? {
+        lock.lock(); defer { lock.unlock() }
+        return failureReason
+    }
+
     /// Binds the ZAP endpoint (so it is in place when this returns) and starts serving it.
     /// Throws EADDRINUSE when the context already has a ZAP handler.
     public func start() throws {
@@ -103,7 +115,13 @@ public final class ZAPAuthenticator: @unchecked Sendable {
         let done = DispatchSemaphore(value: 0)
         finished = done
         let thread = Thread { [self] in
-            serve(handler: handler, wakeup: wakeup)
+            if let failure = serve(handler: handler, wakeup: wakeup) {
+                lock.lock()
+                failureReason = failure
+                lock.unlock()
+                // Stay bound and silent until stop(): handshakes stall rather than pass.
+                _ = try? wakeup.receiveMultipart()
+            }
             // Unbinding inproc is synchronous (closing is not): once stop() returns, the ZAP
             // endpoint is free for a new authenticator.
             try? handler.unbind(Self.endpoint)
@@ -136,25 +154,31 @@ public final class ZAPAuthenticator: @unchecked Sendable {
         "inproc://zeromq.zap.stop.\(UInt(bitPattern: ObjectIdentifier(self).hashValue))"
     }
 
-    private func serve(handler: ZMQSocket, wakeup: ZMQSocket) {
+    /// Answers handshakes until stop(); returns a failure reason when it stops on its own.
+    private func serve(handler: ZMQSocket, wakeup: ZMQSocket) -> String? {
         let poller = ZMQPoller()
         do {
             let handlerIndex = try poller.add(handler)
             let wakeupIndex = try poller.add(wakeup)
             while true {
                 let ready = try poller.poll(timeoutMs: -1)
-                if ready[wakeupIndex].contains(.readable) { return }
+                if ready[wakeupIndex].contains(.readable) { return nil }
                 if ready[handlerIndex].contains(.readable), let frames = try handler.tryReceiveMultipart() {
-                    try handler.send(reply(to: frames.map(\.bytes)))
+                    let (answer, failure) = reply(to: frames.map(\.bytes))
+                    try handler.send(answer)
+                    if let failure { return failure }
                 }
             }
+        } catch let error as ZMQError where error.isContextTerminated {
+            return nil  // the context is shutting down: nothing left to serve
         } catch {
-            // ETERM (context shut down) or a closed socket: nothing left to serve.
+            return "ZAP handler socket error: \(error)"
         }
     }
 
-    /// RFC 27 reply frames for request frames (the REP envelope already removed).
-    private func reply(to frames: [[UInt8]]) -> [[UInt8]] {
+    /// RFC 27 reply frames for request frames (the REP envelope already removed), and a failure
+    /// reason when the policy threw (the reply is then 500).
+    private func reply(to frames: [[UInt8]]) -> ([[UInt8]], String?) {
         let requestID = frames.count > 1 ? frames[1] : []
         func answer(_ status: String, _ text: String, userID: String = "") -> [[UInt8]] {
             [Array("1.0".utf8), requestID, Array(status.utf8), Array(text.utf8), Array(userID.utf8), []]
@@ -172,18 +196,24 @@ public final class ZAPAuthenticator: @unchecked Sendable {
             mechanism: mechanism, clientPublicKey: clientKey
         )
         guard frames.count >= 6, text(0) == "1.0" else {
-            return deny(request, reason: "malformed ZAP request", answer: answer)
+            return (deny(request, reason: "malformed ZAP request", answer: answer), nil)
         }
         lock.lock()
         let policy = admit
         lock.unlock()
-        guard policy(request) else {
-            return deny(request, reason: clientKey == nil ? "\(mechanism) client not allowed" : "unknown client key", answer: answer)
+        let admitted: Bool
+        do {
+            admitted = try policy(request)
+        } catch {
+            return (answer("500", "internal error", userID: ""), "ZAP policy failed: \(error)")
+        }
+        guard admitted else {
+            return (deny(request, reason: clientKey == nil ? "\(mechanism) client not allowed" : "unknown client key", answer: answer), nil)
         }
         lock.lock()
         admissions += 1
         lock.unlock()
-        return answer("200", "OK", userID: clientKey ?? "")
+        return (answer("200", "OK", userID: clientKey ?? ""), nil)
     }
 
     private func deny(_ request: Request, reason: String, answer: (String, String, String) -> [[UInt8]]) -> [[UInt8]] {

@@ -15,6 +15,12 @@ public enum ZMQSocketOption: Sendable, Equatable {
     case immediate(Bool)
     /// A ROUTER fails with EHOSTUNREACH instead of dropping a message to an unknown peer.
     case routerMandatory(Bool)
+    /// A ROUTER hands an identity over to a new connection that claims it (a robot that
+    /// reconnects after a reboot while its old connection is still half-open) instead of
+    /// ignoring the newcomer.
+    case routerHandover(Bool)
+    /// A connection that has not finished its ZMTP (and CURVE) handshake within this is closed.
+    case handshakeInterval(milliseconds: Int)
     case heartbeatInterval(milliseconds: Int)
     case heartbeatTimeout(milliseconds: Int)
     case heartbeatTTL(milliseconds: Int)

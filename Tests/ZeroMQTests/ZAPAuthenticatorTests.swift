@@ -68,6 +68,27 @@ import ZeroMQ
         server.authenticator.stop()
     }
 
+    struct PolicyBroke: Error {}
+
+    /// A handler that fails stays bound and silent: the client that made it fail and every later
+    /// one (even an allowed key) get nothing, instead of libzmq admitting them with no handler.
+    @Test func aFailedHandlerFailsClosedAndSaysWhy() throws {
+        let allowed = try CurveKeyPair.generate()
+        let server = try Server(allowed: [allowed.publicKey])
+        server.authenticator.setPolicy { _ in throw PolicyBroke() }
+        let first = try server.client(allowed, receiveTimeoutMs: 300)
+        try first.send(["", "one"])
+        #expect(throws: ZMQError.self) { _ = try first.receiveMultipart() }
+        #expect(server.authenticator.failure?.contains("ZAP policy failed") == true)
+        server.authenticator.setAllowedPublicKeys([allowed.publicKey])
+        let second = try server.client(allowed, receiveTimeoutMs: 300)
+        try second.send(["", "two"])
+        #expect(throws: ZMQError.self) { _ = try second.receiveMultipart() }
+        #expect(try server.router.tryReceiveMultipart() == nil)
+        server.authenticator.stop()
+        #expect(!server.authenticator.isRunning)
+    }
+
     @Test func replacingTheAllowedKeysAdmitsANewClient() throws {
         let later = try CurveKeyPair.generate()
         let server = try Server(allowed: [])

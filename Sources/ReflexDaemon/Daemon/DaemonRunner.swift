@@ -37,14 +37,23 @@ public enum DaemonRunner {
         var logger = Logger(label: "reflexd")
         logger.logLevel = logLevel ?? config.logging.level
         let notifier = SystemdNotifier()
+        let server: PolicyServer
         do {
-            let server = try PolicyServer(config: config, logger: logger, signals: signals, notifier: notifier)
-            try server.run()
-            return 0
+            server = try PolicyServer(config: config, logger: logger, signals: signals, notifier: notifier)
         } catch {
+            // A model, key or endpoint the config names cannot be used: restarting will not help.
             logger.critical("cannot serve", metadata: ["error": "\(error)", "config": "\(configPath)"])
             notifier.status("failed: \(error)")
             return exitConfig
+        }
+        do {
+            try server.run()
+            return 0
+        } catch {
+            // A fault while serving (e.g. the CURVE handler died): exit 1 so that systemd restarts us.
+            logger.critical("stopped serving", metadata: ["error": "\(error)"])
+            notifier.status("failed: \(error)")
+            return 1
         }
     }
 }

@@ -1,23 +1,90 @@
 import Foundation
 import ZeroMQ
 
-/// The server's CURVE key pair and the allowed clients' public keys, read from the files
-/// `reflexctl keygen` writes. The secret key file must not be readable by group or others.
+/// The server's CURVE key pair and the public keys it admits, read from the files `reflexctl
+/// keygen` writes: robots (`authorized_keys`, admitted on the policy and actions sockets) and
+/// operators (`operator_keys`, admitted on the control socket only).
+///
+/// Checks follow OpenSSH's StrictModes: a key directory must be a real directory owned by root
+/// or by the daemon's user and not writable by group or others; a key file must be a regular
+/// file (not a symlink) with the same ownership and no group/other write bit. An unreadable or
+/// unsafe directory is an error (nothing would be admitted, or anyone could add a key); an unsafe,
+/// malformed or non-regular file in it is skipped and named in `skipped`.
 struct CurveServerKeys {
     let server: CurveKeyPair
-    let clientKeys: Set<String>
+    let robotKeys: AuthorizedKeys
+    let operatorKeys: AuthorizedKeys
 
     init(_ config: CurveConfig) throws {
-        guard let secretPath = config.serverSecretKey, let dir = config.authorizedKeys else {
-            throw KeyFileError("security.curve needs server_secret_key and authorized_keys")
+        guard let secretPath = config.serverSecretKey, let robots = config.authorizedKeys, let operators = config.operatorKeys else {
+            throw KeyFileError("security.curve needs server_secret_key, authorized_keys and operator_keys")
         }
         server = try CurveKeyPair(secretKey: try KeyFile.read(secretPath, secret: true))
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
-        var keys = Set<String>()
-        for name in names.sorted() where name.hasSuffix(".public") {
-            keys.insert(try KeyFile.read((dir as NSString).appendingPathComponent(name), secret: false))
+        robotKeys = try AuthorizedKeys(directory: robots)
+        operatorKeys = try AuthorizedKeys(directory: operators)
+    }
+}
+
+/// The `*.public` keys of one directory, each with its file name (the key's identity in logs).
+struct AuthorizedKeys: Equatable {
+    let directory: String
+    /// Z85 public key → file name without `.public` (e.g. "arm-1").
+    let names: [String: String]
+    /// Files that were not admitted, each with the reason ("arm-2.public: a symlink; ...").
+    let skipped: [String]
+
+    var keys: Set<String> { Set(names.keys) }
+
+    init(directory: String) throws {
+        self.directory = directory
+        try FileSafety.check(directory, isDirectory: true)
+        let entries: [String]
+        do {
+            entries = try FileManager.default.contentsOfDirectory(atPath: directory)
+        } catch {
+            throw KeyFileError("\(directory): cannot read the key directory (\(error.localizedDescription))")
         }
-        clientKeys = keys
+        var names: [String: String] = [:]
+        var skipped: [String] = []
+        for entry in entries.sorted() where entry.hasSuffix(".public") {
+            let path = (directory as NSString).appendingPathComponent(entry)
+            do {
+                try FileSafety.check(path, isDirectory: false)
+                let key = try KeyFile.read(path, secret: false)
+                names[key] = String(entry.dropLast(".public".count))
+            } catch {
+                skipped.append("\(error)")
+            }
+        }
+        self.names = names
+        self.skipped = skipped
+    }
+}
+
+/// OpenSSH-style ownership and permission checks on key files and directories.
+enum FileSafety {
+    /// Throws `KeyFileError` saying what is wrong with `path`: missing, a symlink, not a
+    /// directory / not a regular file, owned by another user than root or the daemon's, or
+    /// writable by group or others.
+    static func check(_ path: String, isDirectory: Bool) throws {
+        var info = stat()
+        guard lstat(path, &info) == 0 else {
+            throw KeyFileError("\(path): \(String(cString: strerror(errno)))")
+        }
+        let kind = info.st_mode & S_IFMT
+        if kind == S_IFLNK {
+            throw KeyFileError("\(path): a symlink; key \(isDirectory ? "directories" : "files") must be the real \(isDirectory ? "directory" : "file")")
+        }
+        if isDirectory, kind != S_IFDIR { throw KeyFileError("\(path): not a directory") }
+        if !isDirectory, kind != S_IFREG { throw KeyFileError("\(path): not a regular file") }
+        let owner = info.st_uid
+        if owner != 0, owner != geteuid() {
+            throw KeyFileError("\(path): owned by uid \(owner), not by root or the daemon's user (uid \(geteuid()))")
+        }
+        let mode = info.st_mode & 0o7777
+        if mode & 0o022 != 0 {
+            throw KeyFileError("\(path): writable by group or others (mode \(String(mode, radix: 8))); run chmod go-w")
+        }
     }
 }
 

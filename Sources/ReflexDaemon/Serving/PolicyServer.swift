@@ -45,12 +45,12 @@ public final class PolicyServer {
         context = try ZMQContext()
         var curve: CurveServerKeys?
         if config.security.curve.enabled {
-            curve = try CurveServerKeys(config.security.curve)
-            let allowed = curve!.clientKeys
-            let log = logger
-            authenticator = ZAPAuthenticator(context: context, allowedPublicKeys: allowed) { denial in
-                log.warning("CURVE client denied", metadata: ["address": "\(denial.request.address)", "reason": "\(denial.reason)"])
+            let keys = try CurveServerKeys(config.security.curve)
+            curve = keys
+            authenticator = ZAPAuthenticator(context: context, admit: CurveAccess.policy(keys, log: logger)) { denial in
+                CurveAccess.logDenial(denial, log: logger)
             }
+            CurveAccess.logLoaded(keys, log: logger)
             try authenticator!.start()
         } else {
             authenticator = nil
@@ -58,24 +58,21 @@ public final class PolicyServer {
         policySocket = try context.socket(.router)
         actionsSocket = try context.socket(.pub)
         controlSocket = try context.socket(.rep)
+        // Every option is set before bind: libzmq applies MAXMSGSIZE, the high-water marks and
+        // the heartbeats only to connections accepted by binds made after they are set (a
+        // 256 MiB frame was once received whole because the cut-off came after bind).
         for (name, socket, endpoint) in [("policy", policySocket, config.endpoints.policy),
                                          ("actions", actionsSocket, config.endpoints.actions),
                                          ("control", controlSocket, config.endpoints.control)] {
-            try socket.set(.linger(milliseconds: 0))
+            for option in SocketLimits.options(for: name, limits: config.limits) { try socket.set(option) }
             if let curve {
-                try socket.set(.zapDomain("reflex"))
+                try socket.set(.zapDomain(name == "control" ? CurveAccess.controlDomain : CurveAccess.robotDomain))
                 try socket.set(.curveServer(true))
                 try socket.set(.curveSecretKey(curve.server.secretKey))
             }
             try socket.bind(endpoint)
             boundEndpoints[name] = (try? socket.lastEndpoint) ?? endpoint
         }
-        // The socket's own cut-off sits well above max_message_bytes so that oversize requests
-        // still reach the decoder and get a `too_large` answer; far larger ones are dropped.
-        try policySocket.set(.maxMessageSize(bytes: Int64(max(config.limits.maxMessageBytes, 1 << 20)) * 4))
-        try controlSocket.set(.maxMessageSize(bytes: 1 << 20))
-        try policySocket.set(.sendHighWaterMark(messages: 10_000))
-        try policySocket.set(.receiveHighWaterMark(messages: 10_000))
     }
 
     // MARK: - The loop
@@ -101,7 +98,7 @@ public final class PolicyServer {
             if ready[0].contains(.readable) || !queue.isEmpty { drainPolicy() }
             if ready[1].contains(.readable) { drainControl() }
             if !queue.isEmpty { serve(queue.removeFirst()) }
-            housekeeping()
+            try housekeeping()
         }
         shutdown(poller: poller)
     }
@@ -118,7 +115,12 @@ public final class PolicyServer {
         }
     }
 
-    private func housekeeping() {
+    private func housekeeping() throws {
+        if let failure = authenticator?.failure {
+            // Fail closed: without a ZAP handler libzmq would admit any key. systemd restarts us.
+            log.critical("CURVE authentication stopped; exiting", metadata: ["reason": "\(failure)"])
+            throw CurveAccessError.authenticatorFailed(failure)
+        }
         let now = MonotonicClock.now()
         if let interval = notifier.watchdogInterval, Double(now &- lastWatchdog) / 1e9 >= interval * 0.5 {
             notifier.watchdog()
@@ -419,8 +421,20 @@ public final class PolicyServer {
             log.error("reload rejected, keeping the running config", metadata: ["reason": "\(reason)", "problems": "\(error)"])
             return false
         }
-        if next.endpoints != config.endpoints || next.security != config.security {
-            log.warning("endpoint and security changes take effect at the next restart")
+        if next.endpoints != config.endpoints || next.security.curve.enabled != config.security.curve.enabled
+            || next.security.curve.serverSecretKey != config.security.curve.serverSecretKey {
+            log.warning("endpoint, CURVE on/off and server key changes take effect at the next restart")
+        }
+        // Key folders are read again on every reload: a removed key is refused from the next
+        // handshake on (connections already admitted stay until they reconnect).
+        var reloadedKeys: CurveServerKeys?
+        if authenticator != nil, next.security.curve.enabled {
+            do {
+                reloadedKeys = try CurveServerKeys(next.security.curve)
+            } catch {
+                log.error("reload rejected, keeping the running config", metadata: ["reason": "\(reason)", "error": "\(error)"])
+                return false
+            }
         }
         do {
             if next.model != config.model || next.scheduler != config.scheduler || next.engine != config.engine
@@ -443,10 +457,15 @@ public final class PolicyServer {
             log.error("reload rejected, keeping the running config", metadata: ["reason": "\(reason)", "error": "\(error)"])
             return false
         }
-        let endpoints = config.endpoints, security = config.security
+        let endpoints = config.endpoints, curve = config.security.curve
         config = next
         config.endpoints = endpoints
-        config.security = security
+        config.security.curve.enabled = curve.enabled
+        config.security.curve.serverSecretKey = curve.serverSecretKey
+        if let authenticator, let keys = reloadedKeys {
+            authenticator.setPolicy(CurveAccess.policy(keys, log: log))
+            CurveAccess.logLoaded(keys, log: log)
+        }
         sessions.maxSessions = next.limits.maxSessions
         sessions.idleNanoseconds = UInt64(next.limits.sessionIdleS * 1e9)
         log.notice("config reloaded", metadata: ["reason": "\(reason)", "file": "\(file)"])

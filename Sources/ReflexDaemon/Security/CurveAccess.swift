@@ -1,0 +1,102 @@
+import Foundation
+import Logging
+import ZeroMQ
+
+/// Who may do what with CURVE on (CONTRACT section 4): robot keys (`authorized_keys`) on the
+/// policy and actions sockets, operator keys (`operator_keys`) on the control socket only. The
+/// sockets carry different ZAP domains, so one handler tells them apart.
+enum CurveAccess {
+    /// ZAP domain of the policy and actions sockets.
+    static let robotDomain = "reflex"
+    /// ZAP domain of the control socket.
+    static let controlDomain = "reflex-control"
+
+    /// At most this many admission/denial lines per `logWindowSeconds`; the rest are counted
+    /// and reported in one line when the window ends (a reconnect storm must not flood journald).
+    static let logLinesPerWindow = 20
+    static let logWindowSeconds: UInt64 = 10
+
+    /// The ZAP decision for `keys`; logs admissions and denials with the key's identity (its
+    /// file name), rate-limited.
+    static func policy(_ keys: CurveServerKeys, log: Logger) -> @Sendable (ZAPAuthenticator.Request) -> Bool {
+        let robots = keys.robotKeys.names, operators = keys.operatorKeys.names
+        return { request in
+            guard request.mechanism == "CURVE", let key = request.clientPublicKey else { return false }
+            let name: String?
+            switch request.domain {
+            case controlDomain: name = operators[key]
+            case robotDomain: name = robots[key]
+            default: name = nil
+            }
+            guard let name else { return false }
+            limiter.log(log, .info, "CURVE client admitted", [
+                "key": "\(name)", "socket": "\(request.domain == controlDomain ? "control" : "policy/actions")",
+                "address": "\(request.address)",
+            ])
+            return true
+        }
+    }
+
+    static func logDenial(_ denial: ZAPAuthenticator.Denial, log: Logger) {
+        let request = denial.request
+        var metadata: Logger.Metadata = [
+            "address": "\(request.address)", "reason": "\(denial.reason)",
+            "socket": "\(request.domain == controlDomain ? "control" : "policy/actions")",
+        ]
+        if let key = request.clientPublicKey { metadata["public_key"] = "\(key)" }
+        limiter.log(log, .warning, "CURVE client denied", metadata)
+    }
+
+    /// Logs how many keys each folder gave and every file that was skipped, and why.
+    static func logLoaded(_ keys: CurveServerKeys, log: Logger) {
+        for folder in [keys.robotKeys, keys.operatorKeys] {
+            for skipped in folder.skipped { log.warning("key file skipped", metadata: ["problem": "\(skipped)"]) }
+        }
+        log.info("CURVE keys loaded", metadata: [
+            "robots": "\(keys.robotKeys.names.count)", "operators": "\(keys.operatorKeys.names.count)",
+        ])
+    }
+
+    private static let limiter = LogRateLimiter(lines: logLinesPerWindow, windowSeconds: logWindowSeconds)
+}
+
+enum CurveAccessError: Error, CustomStringConvertible {
+    case authenticatorFailed(String)
+
+    var description: String {
+        switch self {
+        case .authenticatorFailed(let reason): return "CURVE authentication stopped: \(reason)"
+        }
+    }
+}
+
+/// A fixed-window line limiter shared by threads (the ZAP handler logs from its own).
+final class LogRateLimiter: @unchecked Sendable {
+    private let lines: Int
+    private let windowNanoseconds: UInt64
+    private let lock = NSLock()
+    private var windowStart: UInt64 = 0
+    private var written = 0
+    private var suppressed = 0
+
+    init(lines: Int, windowSeconds: UInt64) {
+        self.lines = lines
+        windowNanoseconds = windowSeconds * 1_000_000_000
+    }
+
+    func log(_ log: Logger, _ level: Logger.Level, _ message: Logger.Message, _ metadata: Logger.Metadata, now: UInt64 = MonotonicClock.now()) {
+        lock.lock()
+        var dropped = 0
+        if now &- windowStart >= windowNanoseconds {
+            dropped = suppressed
+            windowStart = now
+            written = 0
+            suppressed = 0
+        }
+        let allowed = written < lines
+        if allowed { written += 1 } else { suppressed += 1 }
+        lock.unlock()
+        if dropped > 0 { log.warning("similar log lines suppressed", metadata: ["lines": "\(dropped)"]) }
+        if allowed { log.log(level: level, message, metadata: metadata) }
+    }
+}
