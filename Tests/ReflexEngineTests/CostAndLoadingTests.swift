@@ -75,6 +75,25 @@ import Testing
         #expect(tok.tokenize("open the drawer open the").ids == [2, 3, 4, 2])
     }
 
+    /// The same words as the PyTorch reference on the committed cases (NFKC, lower-casing, words of
+    /// letters, marks and numbers in any script), and unknown words listed whole.
+    @Test func tokenizerSplitsUnicodeAsTheReferenceDoes() throws {
+        let url = URL(fileURLWithPath: FixturePaths.bundle("tokenizer-cases.json"))
+        let cases = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [[String: Any]]
+        #expect(cases.count >= 10)
+        for c in cases {
+            let text = c["text"] as! String
+            #expect(InstructionTokenizer.words(text) == c["words"] as! [String], "\(text.unicodeScalars.map { String($0.value, radix: 16) })")
+        }
+        let vocab = BundleManifest.Vocabulary(words: ["<pad>", "<unk>", "open", "the", "drawer"], pad: "<pad>", unknown: "<unk>")
+        let tok = InstructionTokenizer(vocabulary: vocab, slots: 4)
+        let russian = tok.tokenize("открой ящик, ОТКРОЙ the drawer")
+        #expect(russian.ids == [1, 1, 1, 3])
+        #expect(russian.unknownWords == ["открой", "ящик"])
+        #expect(tok.tokenize("ＯＰＥＮ the drawer").ids == [2, 3, 4, 0])
+        #expect(tok.tokenize("öffne").unknownWords == ["öffne"])
+    }
+
     @Test func sha256MatchesAKnownDigest() throws {
         var h = SHA256()
         Data("abc".utf8).withUnsafeBytes { h.update($0) }

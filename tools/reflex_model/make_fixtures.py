@@ -18,7 +18,7 @@ import torch
 from safetensors.torch import save_file
 
 from .bundle import calibration_distances, read_bundle, round_to_storage, write_bundle
-from .network import ReflexNet, is_transposed
+from .network import ReflexNet, is_transposed, split_words
 
 REPO = Path(__file__).resolve().parents[2]
 VOCABULARY = {"words": ["<pad>", "<unk>", "open", "close", "the", "drawer", "door", "pick", "up",
@@ -210,6 +210,23 @@ def make_fixture(name: str, cfg: dict, out: Path, seed: int) -> None:
     print(f"{directory}: exits {exits}")
 
 
+# Instructions whose words the Swift tokenizer must split exactly as the reference does: ASCII,
+# full-width and compatibility forms (NFKC), decomposed and composed accents, Cyrillic, Chinese,
+# Devanagari (combining marks inside words), special lower-casing (İ, ß), numbers in other forms.
+TOKENIZER_CASES = [
+    "Open  the DRAWER!", "push_the-door.handle,now", "button2 3x", "", " ,.;",
+    "Caf\u00e9 \u212a\u00d6ffne", "\uff2f\uff30\uff25\uff2e the drawer", "\u043e\u0442\u043a\u0440\u043e\u0439 \u044f\u0449\u0438\u043a",
+    "\u00f6ffne die Schublade", "o\u0308ffne", "\u6253\u5f00\u62bd\u5c49", "\u0916\u094b\u0932\u0947\u0902 \u0926\u0930\u093e\u091c\u093c",
+    "\u2460 \u00bd x\u00b2", "\ufb01le", "STRASSE Stra\u00dfe", "\u0130stanbul", "tab\there\nnewline",
+    "emoji \U0001F916 robot", "\u0391\u03b8\u0397\u039d\u0391",
+]
+
+
+def tokenizer_cases() -> list[dict]:
+    """[{"text", "words"}] for Tests/Fixtures/tokenizer-cases.json (the parity cases)."""
+    return [{"text": text, "words": split_words(text)} for text in TOKENIZER_CASES]
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=REPO / "Tests" / "Fixtures")
@@ -218,6 +235,7 @@ def main(argv=None) -> None:
     torch.set_num_threads(1)
     for name, cfg in FIXTURES.items():
         make_fixture(name, cfg, args.out, args.seed)
+    (args.out / "tokenizer-cases.json").write_text(json.dumps(tokenizer_cases(), indent=1, ensure_ascii=False) + "\n")
 
 
 if __name__ == "__main__":

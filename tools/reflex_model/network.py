@@ -10,7 +10,7 @@ Shapes: batch first everywhere. The recurrent state is a pair (h, c), each [B, l
 from __future__ import annotations
 
 import math
-import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
@@ -171,15 +171,23 @@ def is_transposed(name: str, ndim: int) -> bool:
 
 # ----------------------------------------------------------------------------- tokens
 
-_NOT_WORD = re.compile(r"[^a-z0-9]+")
-_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
 def split_words(instruction: str) -> list[str]:
-    """Lower-cases A-Z (ASCII only, so that every runtime agrees) and splits on every
-    character that is not a-z or 0-9, dropping empty pieces."""
-    lowered = instruction.translate(_ASCII_LOWER)
-    return [w for w in _NOT_WORD.split(lowered) if w]
+    """Unicode NFKC, then lower-casing (str.lower: Unicode's full lowercase mapping), then the
+    maximal runs of letters, marks and numbers (general categories L*, M*, N*); every other
+    character separates words. The Swift engine (InstructionTokenizer.words) does the same;
+    Tests/Fixtures/tokenizer-cases.json holds the cases both are checked against."""
+    words, current = [], []
+    for ch in unicodedata.normalize("NFKC", instruction).lower():
+        if unicodedata.category(ch)[0] in "LMN":
+            current.append(ch)
+        elif current:
+            words.append("".join(current))
+            current = []
+    if current:
+        words.append("".join(current))
+    return words
 
 
 def tokenize(instruction: str, vocabulary: dict, length: int) -> tuple[list[int], list[str]]:
@@ -194,13 +202,14 @@ def tokenize(instruction: str, vocabulary: dict, length: int) -> tuple[list[int]
         index.setdefault(w, n)
     unk = index[require(vocabulary, "unknown", "vocabulary.")]
     pad = index[require(vocabulary, "pad", "vocabulary.")]
-    ids, unknown = [], []
+    ids, unknown, seen = [], [], set()
     for w in split_words(instruction):
         if w in index:
             ids.append(index[w])
         else:
             ids.append(unk)
-            if w not in unknown:
+            if w not in seen:
+                seen.add(w)
                 unknown.append(w)
     ids = ids[:length] + [pad] * max(0, length - len(ids))
     return ids, unknown

@@ -249,7 +249,7 @@ public final class PolicyServer {
         let deadlineMs = [h.deadlineMs, config.budget.deadlineMs].compactMap { $0 }.min()
         let deadlineUs = deadlineMs.map { $0 * 1000 }
         var session = sessions.session(robot, now: start, makeState: model.policy.makeState)
-        let tokens = session.tokens(for: h.instruction ?? "", tokenizer: model.policy.tokenizer)
+        let tokens = session.tokens(for: h.instruction ?? "", tokenizer: model.policy.tokenizer, model: model.bundle.sha256)
         guard let image = p.request.tensor(named: "image"), let state = p.request.tensor(named: "state") else {
             reply(error: WireError(.badTensor, "image and state are required", robot: robot, seq: h.seq), envelope: p.envelope)
             return
