@@ -1,9 +1,12 @@
 """Every malformed-input class of CONTRACT section 5 gets its error code, over raw DEALER frames,
 and the service keeps serving afterwards."""
 import json
+import re
 
 import numpy as np
 import pytest
+
+from reflex_client import ReflexError
 
 from .harness import (INSTRUCTION, RawDealer, module_daemon, observation, step_frames, step_header,
                       tensor_list)
@@ -241,3 +244,22 @@ def test_service_keeps_serving_after_every_malformed_request(daemon, dealer):
         assert client.ping()["type"] == "pong"
     assert daemon.stats()["steps"] == before["steps"] + 1
     assert daemon.proc.poll() is None
+
+
+def test_a_finite_but_absurd_state_is_bad_tensor_naming_the_range(daemon):
+    """A state element near 3e38 drove the network to NaN and the robot got `internal`: inputs
+    outside the training mean ± 1000 std are the client's error, named with the range."""
+    before = daemon.stats()
+    with daemon.client() as client:
+        image, state = observation(2)
+        huge = state.copy()
+        huge[2] = 3e38
+        with pytest.raises(ReflexError) as error:
+            client.step("err-range", INSTRUCTION, image=image, state=huge)
+        assert error.value.code == "bad_tensor"
+        assert re.search(r'"state" element 2 is 3e\+38, outside the model\'s input range \[-?[0-9.e+-]+, [0-9.e+-]+\] '
+                         r'\(the training mean ± 1000 standard deviations\)', error.value.message), error.value.message
+        _, info = client.step("err-range", INSTRUCTION, image=image, state=state)   # the normal one is served
+        assert info["type"] == "action"
+    after = daemon.stats()
+    assert after["errors"].get("internal", 0) == before["errors"].get("internal", 0)

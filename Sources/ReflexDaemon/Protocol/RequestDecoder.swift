@@ -18,11 +18,17 @@ public struct RequestDecoder: Sendable {
     public var maxMessageBytes: Int
     /// Largest header frame accepted.
     public var maxHeaderBytes: Int
+    /// Per-element ranges of float32 inputs, by input name (`InputRange`); values outside are
+    /// refused as `bad_tensor`, so that a finite but absurd observation (3e38) is the client's
+    /// error and not an `internal` NaN from the network.
+    public var ranges: [String: InputRange]
 
-    public init(inputs: [TensorSpec], maxMessageBytes: Int, maxHeaderBytes: Int = RequestDecoder.defaultMaxHeaderBytes) {
+    public init(inputs: [TensorSpec], maxMessageBytes: Int, maxHeaderBytes: Int = RequestDecoder.defaultMaxHeaderBytes,
+                ranges: [String: InputRange] = [:]) {
         self.inputs = inputs
         self.maxMessageBytes = maxMessageBytes
         self.maxHeaderBytes = maxHeaderBytes
+        self.ranges = ranges
     }
 
     /// Decodes `[header, tensors...]`: the frames after the routing envelope
@@ -308,6 +314,11 @@ public struct RequestDecoder: Sendable {
             }
             if spec.dtype == .float32, let element = Self.firstNonFiniteFloat32(in: frame) {
                 throw FieldError(.badTensor, "tensor \"\(spec.name)\" holds NaN or infinity at element \(element)")
+            }
+            if spec.dtype == .float32, let range = ranges[spec.name], let (element, value) = range.firstOutside(frame) {
+                throw FieldError(
+                    .badTensor,
+                    "tensor \"\(spec.name)\" element \(element) is \(value), outside the model's input range [\(range.low[element]), \(range.high[element])] (\(range.origin))")
             }
             matched[slot] = WireTensor(spec: expected, frame: frame)
         }

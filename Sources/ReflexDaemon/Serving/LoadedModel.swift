@@ -18,7 +18,9 @@ final class LoadedModel {
         let inputs = bundle.manifest.inputs.map {
             TensorSpec(name: $0.name, dtype: $0.dtype == "uint8" ? .uint8 : .float32, shape: $0.shape)
         }
-        decoder = RequestDecoder(inputs: inputs, maxMessageBytes: maxMessageBytes)
+        let norm = bundle.manifest.stateNorm
+        decoder = RequestDecoder(inputs: inputs, maxMessageBytes: maxMessageBytes,
+                                 ranges: ["state": InputRange.fromNormalisation(mean: norm.mean, std: norm.std)])
     }
 
     var bundle: ModelBundle { policy.bundle }
