@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from .harness import (FIXTURE, INSTRUCTION, REFLEXD, RawDealer, base_config, merged, observation,
-                      step_frames, to_yaml)
+from .harness import (FIXTURE, INSTRUCTION, REFLEXD, Daemon, RawDealer, base_config, merged, observation,
+                      step_frames, stopped_cleanly, to_yaml)
 from reflex_client import ReflexError
 
 
@@ -237,3 +237,28 @@ def test_systemd_notify_ready_watchdog_status_stopping(start_daemon, folder):
     for m in messages:
         for line in m.splitlines():
             assert re.match(r"^[A-Z_]+=", line), f"not a KEY=value line: {line!r}"
+
+
+# ----------------------------------------------------------------------------- abandoned requests
+
+def test_a_step_abandoned_while_the_daemon_is_down_never_runs_later():
+    """The client timed out on a step while reflexd was down; when reflexd came back, libzmq
+    delivered the queued step and it ran, advancing the robot's recurrent state behind the
+    caller's back. Now a timed-out request is discarded with its socket."""
+    from reflex_client import ReflexClient
+    daemon = Daemon().start()
+    try:
+        image, state = observation(3)
+        with ReflexClient(daemon.policy, timeout_ms=2000) as client:
+            client.step("arm-abandon", INSTRUCTION, image=image, state=state)
+            assert daemon.stop() == 0
+            client.timeout_ms = 300
+            with pytest.raises(TimeoutError):
+                client.step("arm-abandon", INSTRUCTION, image=image, state=state)
+            daemon.start()
+            client.timeout_ms = 5000
+            _, info = client.step("arm-abandon", INSTRUCTION, image=image, state=state)
+            assert info["type"] == "action"
+        assert daemon.stats()["steps"] == 1, "the abandoned step ran when the daemon came back"
+    finally:
+        stopped_cleanly(daemon)

@@ -13,22 +13,35 @@ from .socket_owner import SocketOwner
 class ReflexClient(SocketOwner):
     """Sends observations to reflexd and returns its actions. ``timeout_ms`` bounds each call
     (None: wait forever). One request at a time; not thread-safe. Replies to requests that timed out are recognised by ``seq`` and dropped,
-    so a timeout never leaves the client out of step."""
+    so a timeout never leaves the client out of step. After a timeout the socket is replaced: a
+    request still queued in it (the daemon was down) is discarded, never delivered later, where it
+    would have run and advanced the robot's recurrent state behind the caller's back."""
 
     def __init__(self, endpoint, timeout_ms=5000, server_public_key=None, client_secret_key=None,
                  client_public_key=None, context=None):
         self.endpoint = endpoint
         self.timeout_ms = timeout_ms
         self._seq = 0
-        self._socket = (context or zmq.Context.instance()).socket(zmq.DEALER)
+        self._context = context or zmq.Context.instance()
+        self._curve = (server_public_key, client_secret_key, client_public_key)
+        self._socket = self._connect()
+
+    def _connect(self):
+        socket = self._context.socket(zmq.DEALER)
         try:
-            self._socket.setsockopt(zmq.LINGER, 0)
-            self._socket.setsockopt(zmq.SNDTIMEO, -1 if timeout_ms is None else timeout_ms)
-            apply_curve(self._socket, server_public_key, client_secret_key, client_public_key)
-            self._socket.connect(endpoint)
+            socket.setsockopt(zmq.LINGER, 0)
+            socket.setsockopt(zmq.SNDTIMEO, -1 if self.timeout_ms is None else self.timeout_ms)
+            apply_curve(socket, *self._curve)
+            socket.connect(self.endpoint)
         except Exception:
-            self._socket.close(linger=0)
+            socket.close(linger=0)
             raise
+        return socket
+
+    def _abandon(self):
+        """Drops whatever is queued for the daemon (linger 0) and connects afresh."""
+        self._socket.close(linger=0)
+        self._socket = self._connect()
 
     def step(self, robot, instruction, image=None, state=None, deadline_ms=None, tensors=None):
         """Sends one observation; returns ``(action, info)``: the action as a float32 array and
@@ -64,11 +77,13 @@ class ReflexClient(SocketOwner):
         try:
             self._socket.send_multipart([b""] + frames, copy=False)
         except zmq.Again:
+            self._abandon()
             raise TimeoutError(f"reflexd at {self.endpoint} did not take the request within {self.timeout_ms} ms") from None
         deadline = None if self.timeout_ms is None else time.monotonic() + self.timeout_ms / 1000
         while True:
             remaining_ms = None if deadline is None else max(0, int((deadline - time.monotonic()) * 1000))
             if not self._socket.poll(remaining_ms, zmq.POLLIN):
+                self._abandon()
                 raise TimeoutError(f"no reply from reflexd at {self.endpoint} within {self.timeout_ms} ms")
             reply = self._socket.recv_multipart()
             if reply and not reply[0]:
