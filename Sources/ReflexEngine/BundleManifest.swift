@@ -95,6 +95,13 @@ public struct BundleManifest: Codable, Sendable {
         func fail(_ s: String) -> EngineError { .badManifest(s) }
         guard format == "reflex.bundle" else { throw fail("format is '\(format)', expected 'reflex.bundle'") }
         guard formatVersion == 1 else { throw fail("format_version \(formatVersion) is not supported (1)") }
+        // Files are named, not pathed: a manifest must not make the daemon read outside its bundle.
+        for (key, file) in [("weights", weights), ("calibration", calibration)] {
+            guard let file else { continue }
+            guard !file.isEmpty, !file.contains("/"), file != ".", file != ".." else {
+                throw fail("\(key) must be a file name inside the bundle directory, is '\(file)'")
+            }
+        }
         let a = architecture
         for (k, v) in [("width", a.width), ("heads", a.heads), ("mlp_hidden", a.mlpHidden), ("blocks", a.blocks),
                        ("exit_every", a.exitEvery), ("patch_size", a.patchSize), ("head.lstm_hidden", a.head.lstmHidden),

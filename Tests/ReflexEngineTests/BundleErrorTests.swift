@@ -44,6 +44,16 @@ import Testing
         expectError(dir, contains: "missing key 'architecture.width'")
     }
 
+    /// A manifest names files inside its bundle; a path out of it is refused, never read.
+    @Test func manifestFilePathsOutsideTheBundleAreRefused() throws {
+        for (key, value) in [("weights", "../tiny-readout/weights.safetensors"), ("weights", "/etc/passwd"),
+                             ("calibration", ".."), ("weights", "")] {
+            let dir = try FixturePaths.scratchCopy(of: "tiny")
+            try editManifest(dir) { $0[key] = value }
+            expectError(dir, contains: "\(key) must be a file name inside the bundle directory, is '\(value)'")
+        }
+    }
+
     @Test func manifestThatIsNotJSONIsReported() throws {
         let dir = try FixturePaths.scratchCopy(of: "tiny")
         try Data("{not json".utf8).write(to: URL(fileURLWithPath: dir + "/manifest.json"))

@@ -197,6 +197,8 @@ WIRE = [
     # The step's own fields.
     ("instruction-missing", step(instruction=DROP), "bad_header", "a step without instruction"),
     ("instruction-number", step(instruction=5), "bad_header", "\"instruction\": 5"),
+    ("instruction-huge", step(instruction=" ".join(f"w{i}" for i in range(2000))), "bad_header",
+     "a 12 KB instruction of distinct words (at most 4,096 bytes)"),
     ("deadline-zero", step(deadline_ms=0), "bad_header", "\"deadline_ms\": 0"),
     ("deadline-negative", step(deadline_ms=-5), "bad_header", "\"deadline_ms\": -5"),
     ("deadline-string", step(deadline_ms="50"), "bad_header", "\"deadline_ms\": \"50\""),

@@ -205,8 +205,15 @@ public struct RequestDecoder: Sendable {
         guard case .string(let text) = value else {
             throw FieldError(.badHeader, "\"instruction\" must be a string, got \(value.kindDescription)")
         }
+        guard text.utf8.count <= maxInstructionBytes else {
+            throw FieldError(.badHeader, "\"instruction\" is \(text.utf8.count) bytes; at most \(maxInstructionBytes)")
+        }
         return text
     }
+
+    /// A task in words is a sentence, not a document: bounding it bounds the tokenizer's work
+    /// and the `unknown_words` echoed back.
+    public static let maxInstructionBytes = 4096
 
     /// Absent or null means "no per-step deadline".
     private static func deadline(in fields: JSONObject) throws(FieldError) -> Double? {
