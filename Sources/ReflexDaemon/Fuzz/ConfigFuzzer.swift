@@ -121,19 +121,21 @@ public struct ConfigFuzzer: Sendable {
             }
         }
         switch config.budget.average {
-        case .fraction(let value): require(value > 0 && value <= 1 && value.isFinite, "average_fraction \(value)")
-        case .gflops(let value): require(value > 0 && value.isFinite, "average_gflops \(value)")
+        case .fraction(let value): require(ConfigRules.averageFraction.accepts(value), "average_fraction \(value)")
+        case .gflops(let value): require(ConfigRules.averageGflops.accepts(value), "average_gflops \(value)")
         }
-        for (key, value) in [("deadline_ms", config.budget.deadlineMs), ("memory_mb", config.budget.memoryMB)] {
-            if let value { require(value > 0 && value.isFinite, "\(key) \(value)") }
-        }
+        if let value = config.budget.deadlineMs { require(ConfigRules.deadlineMs.accepts(value), "deadline_ms \(value)") }
+        if let value = config.budget.memoryMB { require(ConfigRules.memoryMB.accepts(value), "memory_mb \(value)") }
         require(config.scheduler.probeRate >= 0 && config.scheduler.probeRate < 1, "probe_rate \(config.scheduler.probeRate)")
         require(ConfigRules.window.range.contains(config.scheduler.window), "window \(config.scheduler.window)")
         require(ConfigRules.threads.range.contains(config.engine.threads), "threads \(config.engine.threads)")
         require(ConfigRules.maxMessageBytes.range.contains(config.limits.maxMessageBytes), "max_message_bytes")
         require(ConfigRules.maxSessions.range.contains(config.limits.maxSessions), "max_sessions")
         require(ConfigRules.pendingPerRobot.range.contains(config.limits.pendingPerRobot), "pending_per_robot")
-        require(config.limits.sessionIdleS > 0 && config.limits.sessionIdleS.isFinite, "session_idle_s \(config.limits.sessionIdleS)")
+        require(ConfigRules.sessionIdleS.accepts(config.limits.sessionIdleS), "session_idle_s \(config.limits.sessionIdleS)")
+        // The conversions the daemon makes from these values must not trap (1e11 s once did).
+        require(config.limits.sessionIdleS * 1e9 < Double(UInt64.max), "session_idle_s overflows nanoseconds")
+        if let memory = config.budget.memoryMB { require(memory * 1_048_576 < Double(Int.max), "memory_mb overflows bytes") }
         if config.security.curve.enabled {
             require(config.security.curve.serverSecretKey != nil && config.security.curve.authorizedKeys != nil,
                     "CURVE enabled without key paths")
