@@ -137,8 +137,8 @@ def test_committed_fixtures_replay(name):
     rec = None
     for step in json.loads((directory / "episode.json").read_text()):
         t = step["step"]
-        obs = {"image": tensors[f"step{t}.image"], "state": tensors[f"step{t}.state"],
-               "instruction": step["instruction"]}
+        obs = {name: tensors[f"step{t}.{name}"] for name in net.camera_names}
+        obs.update(state=tensors[f"step{t}.state"], instruction=step["instruction"])
         result = net.step(obs, rec, step["thresholds"])
         assert result.exit == step["exit"] == int(tensors[f"step{t}.reached"]) - 1
         assert result.unknown_words == step["unknown_words"]
