@@ -71,7 +71,9 @@ public struct EngineBench {
     func measureSwift(_ policy: MultiExitPolicy, threads: Int, iterations: Int) throws -> [LatencySummary] {
         let m = policy.manifest
         var rng = SystemRandomNumberGenerator()
-        let image = (0..<m.imageInput.shape.reduce(1, *)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+        // One buffer holds every camera's image, one after the other.
+        let sizes = m.cameras.map { $0.shape.reduce(1, *) }
+        let image = (0..<sizes.reduce(0, +)).map { _ in UInt8.random(in: 0...255, using: &rng) }
         let state = (0..<m.stateInput.shape[0]).map { _ in Float.random(in: -1...1, using: &rng) }
         let words = policy.tokenizer.tokenize("open the drawer").ids
         let ws = policy.makeWorkspace(threads: threads)
@@ -79,7 +81,9 @@ public struct EngineBench {
         var results: [LatencySummary] = []
         try image.withUnsafeBytes { img in
             try state.withUnsafeBytes { st in
-                let obs = Observation(image: img, state: st, words: words)
+                let offsets = sizes.indices.map { sizes[..<$0].reduce(0, +) }
+                let obs = Observation(images: zip(offsets, sizes).map { UnsafeRawBufferPointer(rebasing: img[$0..<($0 + $1)]) },
+                                      state: st, words: words)
                 for exit in 1...policy.cost.exits {
                     var rule = FixedExitRule(exit: exit)
                     var rec = policy.makeState()
