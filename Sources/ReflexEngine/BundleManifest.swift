@@ -46,11 +46,19 @@ public struct BundleManifest: Codable, Sendable {
         public var high: [Float]
         public var mean: [Float]
         public var std: [Float]
+        /// H: actions a step returns, one per control period (format 2; absent = 1).
+        public var chunk: Int?
+        /// The control period the chunk was trained at, seconds (format 2; required when H > 1).
+        public var periodS: Double?
+        enum CodingKeys: String, CodingKey { case dim, low, high, mean, std, chunk, periodS = "period_s" }
     }
 
     public struct Criterion: Codable, Sendable {
         public var distance: String
         public var dims: [Int]
+        /// K: how many leading actions of the chunk the exit criterion compares (format 2; absent = 1).
+        public var firstActions: Int?
+        enum CodingKeys: String, CodingKey { case distance, dims, firstActions = "first_actions" }
     }
 
     public struct Vocabulary: Codable, Sendable {
@@ -88,13 +96,21 @@ public struct BundleManifest: Codable, Sendable {
         return m
     }
 
-    public var imageInput: Input { inputs.first { $0.name == "image" }! }
+    /// The camera inputs (uint8 `[H, W, C]`), in the manifest's order: every input but `state`.
+    public var cameras: [Input] { inputs.filter { $0.name != "state" } }
+    /// The float32 `[D]` input `state`.
     public var stateInput: Input { inputs.first { $0.name == "state" }! }
+    /// H: actions per step (1 in format 1).
+    public var chunk: Int { action.chunk ?? 1 }
+    /// K: leading actions of the chunk the exit criterion compares (1 in format 1).
+    public var criterionActions: Int { criterion.firstActions ?? 1 }
+    /// The shape of a step's action tensor: `[A]` when H = 1, `[H, A]` otherwise.
+    public var actionShape: [Int] { chunk == 1 ? [action.dim] : [chunk, action.dim] }
 
     func validate() throws {
         func fail(_ s: String) -> EngineError { .badManifest(s) }
         guard format == "reflex.bundle" else { throw fail("format is '\(format)', expected 'reflex.bundle'") }
-        guard formatVersion == 1 else { throw fail("format_version \(formatVersion) is not supported (1)") }
+        guard formatVersion == 1 || formatVersion == 2 else { throw fail("format_version \(formatVersion) is not supported (1, 2)") }
         // Files are named, not pathed: a manifest must not make the daemon read outside its bundle.
         for (key, file) in [("weights", weights), ("calibration", calibration)] {
             guard let file else { continue }
@@ -112,12 +128,25 @@ public struct BundleManifest: Codable, Sendable {
         guard a.width % a.heads == 0 else { throw fail("architecture.width \(a.width) is not a multiple of heads \(a.heads)") }
         guard a.blocks % a.exitEvery == 0 else { throw fail("architecture.blocks \(a.blocks) is not a multiple of exit_every \(a.exitEvery)") }
         guard a.normEps > 0 else { throw fail("architecture.norm_eps must be > 0") }
-        guard inputs.count == 2, let img = inputs.first(where: { $0.name == "image" }), let st = inputs.first(where: { $0.name == "state" }) else {
-            throw fail("inputs must be exactly 'image' and 'state'")
+        if formatVersion == 1 {
+            guard inputs.count == 2, inputs.contains(where: { $0.name == "image" }), inputs.contains(where: { $0.name == "state" }) else {
+                throw fail("inputs must be exactly 'image' and 'state' (format_version 1)")
+            }
+            guard chunk == 1, criterionActions == 1 else { throw fail("action.chunk and criterion.first_actions need format_version 2") }
         }
-        guard img.dtype == "uint8", img.shape.count == 3, img.shape.allSatisfy({ $0 > 0 }),
-              img.shape[0] % a.patchSize == 0, img.shape[1] % a.patchSize == 0 else {
-            throw fail("inputs.image must be uint8 [H, W, C] with H and W multiples of patch_size \(a.patchSize), is \(img.dtype) \(img.shape)")
+        guard Set(inputs.map(\.name)).count == inputs.count, let st = inputs.first(where: { $0.name == "state" }) else {
+            throw fail("inputs must have unique names, one of them 'state'")
+        }
+        guard !cameras.isEmpty else { throw fail("inputs must include at least one camera (uint8 [H, W, C])") }
+        for img in cameras {
+            guard (1...64).contains(img.name.utf8.count),
+                  img.name.utf8.allSatisfy({ $0 == UInt8(ascii: "_") || (0x30...0x39).contains($0) || (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0) }) else {
+                throw fail("inputs: camera name '\(img.name)' must be 1–64 characters of A-Z a-z 0-9 _")
+            }
+            guard img.dtype == "uint8", img.shape.count == 3, img.shape.allSatisfy({ $0 > 0 && $0 <= 1 << 16 }),
+                  img.shape[0] % a.patchSize == 0, img.shape[1] % a.patchSize == 0 else {
+                throw fail("inputs.\(img.name) must be uint8 [H, W, C] with H and W multiples of patch_size \(a.patchSize), is \(img.dtype) \(img.shape)")
+            }
         }
         guard st.dtype == "float32", st.shape.count == 1, st.shape[0] > 0 else {
             throw fail("inputs.state must be float32 [D], is \(st.dtype) \(st.shape)")
@@ -130,6 +159,15 @@ public struct BundleManifest: Codable, Sendable {
             throw fail("action.low/high/mean/std must each have dim = \(ad) values")
         }
         guard zip(action.low, action.high).allSatisfy({ $0 <= $1 }) else { throw fail("action.low must be ≤ action.high") }
+        guard (1...4096).contains(chunk) else { throw fail("action.chunk must be an integer in 1 … 4096, is \(chunk)") }
+        guard (1...chunk).contains(criterionActions) else {
+            throw fail("criterion.first_actions must be in 1 … action.chunk (\(chunk)), is \(criterionActions)")
+        }
+        if let period = action.periodS {
+            guard period > 0, period.isFinite else { throw fail("action.period_s must be > 0 seconds, is \(period)") }
+        } else if chunk > 1 {
+            throw fail("action.period_s (seconds) is required when action.chunk > 1")
+        }
         guard criterion.distance == "rms" else { throw fail("criterion.distance '\(criterion.distance)' is not supported (rms)") }
         guard !criterion.dims.isEmpty, criterion.dims.allSatisfy({ $0 >= 0 && $0 < ad }) else {
             throw fail("criterion.dims must be non-empty indices below action.dim \(ad)")

@@ -17,11 +17,12 @@ public struct CostModel: Sendable, Equatable {
         let layout = TensorLayout(m)
         let d = a.width, t = layout.tokens, mlp = a.mlpHidden
         let h = a.head.lstmHidden, mh = a.head.mlpHidden
-        let embed = 2 * layout.patches * layout.patchDim * d + 2 * m.stateInput.shape[0] * d
+        // Every camera's patch projection, and the state's.
+        let embed = layout.cameras.reduce(0) { $0 + 2 * $1.patches * $1.patchDim * d } + 2 * m.stateInput.shape[0] * d
         let block = 2 * t * d * 3 * d + 4 * t * t * d + 2 * t * d * d + 4 * t * d * mlp
         embedFLOPs = embed
         blockFLOPs = block
-        var head = 2 * h * mh + 2 * mh * m.action.dim
+        var head = 2 * h * mh + 2 * mh * layout.chunkValues
         for l in 0..<a.head.lstmLayers { head += 2 * ((l == 0 ? d : h) + h) * 4 * h }
         headFLOPs = head
         exitEvery = a.exitEvery

@@ -15,12 +15,17 @@ public final class MultiExitPolicy: @unchecked Sendable {
     }
     private struct LSTMLayer { let wih, whh, bias: Tensor }
 
-    private let d, heads, mlpHidden, tokens, patches, patchDim, slots, exitEvery: Int
-    private let imageShape: [Int]
+    /// A camera's token layout and its patch projection.
+    private struct Camera { let layout: TensorLayout.Camera; let weight, bias: Tensor; let bytes: Int }
+
+    private let d, heads, mlpHidden, tokens, slots, exitEvery: Int
+    private let cameras: [Camera]
     private let stateDim, actionDim, lstmHidden: Int
+    /// H, K and H·A: the chunk, the actions the criterion compares, the values of one chunk.
+    private let chunk, criterionActions, chunkValues: Int
     private let eps: Float
     private let pool: BundleManifest.Pool
-    private let patchW, patchB, stateW, stateB, wordEmb, posEmb: Tensor
+    private let stateW, stateB, wordEmb, posEmb: Tensor
     private let readout: Tensor?
     private let blocks: [Block]
     private let exitNorms: [(Tensor, Tensor)]
@@ -39,11 +44,14 @@ public final class MultiExitPolicy: @unchecked Sendable {
         let layout = TensorLayout(m)
         tokenizer = InstructionTokenizer(vocabulary: m.vocabulary, slots: a.instructionTokens)
         d = a.width; heads = a.heads; mlpHidden = a.mlpHidden; tokens = layout.tokens
-        patches = layout.patches; patchDim = layout.patchDim; slots = a.instructionTokens
-        exitEvery = a.exitEvery; imageShape = m.imageInput.shape; stateDim = m.stateInput.shape[0]
+        slots = a.instructionTokens
+        exitEvery = a.exitEvery; stateDim = m.stateInput.shape[0]
         actionDim = m.action.dim; lstmHidden = a.head.lstmHidden; eps = a.normEps; pool = a.pool
+        chunk = m.chunk; criterionActions = m.criterionActions; chunkValues = layout.chunkValues
         let w = bundle.tensor
-        patchW = w("patch_proj.weight"); patchB = w("patch_proj.bias")
+        cameras = layout.cameras.map {
+            Camera(layout: $0, weight: w($0.projection + ".weight"), bias: w($0.projection + ".bias"), bytes: $0.shape.reduce(1, *))
+        }
         stateW = w("state_proj.weight"); stateB = w("state_proj.bias")
         wordEmb = w("word_embedding"); posEmb = w("pos_embedding")
         readout = a.pool == .readout ? w("readout_token") : nil
@@ -67,26 +75,35 @@ public final class MultiExitPolicy: @unchecked Sendable {
 
     /// Buffers and threads for stepping this model; `threads` is `engine.threads`.
     public func makeWorkspace(threads: Int = 1) -> StepWorkspace {
-        StepWorkspace(tokens: tokens, width: d, mlp: mlpHidden, patches: patches, patchDim: patchDim,
-                      lstmHidden: lstmHidden, lstmLayers: lstm.count, headMLP: hfc1W.shape[1], actionDim: actionDim,
+        StepWorkspace(tokens: tokens, width: d, mlp: mlpHidden,
+                      patchValues: cameras.map { $0.layout.patches * $0.layout.patchDim }.max()!,
+                      lstmHidden: lstmHidden, lstmLayers: lstm.count, headMLP: hfc1W.shape[1], actionValues: chunkValues,
                       threads: threads)
     }
 
+    /// The shape of a step's action tensor: `[A]` when H = 1, `[H, A]` otherwise.
+    public var actionShape: [Int] { manifest.actionShape }
+
     public func makeState() -> RecurrentState { RecurrentState(layers: lstm.count, hidden: lstmHidden) }
 
-    public func makeOutput() -> StepOutput { StepOutput(actionDim: actionDim, exits: cost.exits) }
+    public func makeOutput() -> StepOutput { StepOutput(actionValues: chunkValues, exits: cost.exits) }
 
     /// Runs one control step: embeddings, then exit by exit until `rule` says stop or the
-    /// deepest loaded exit is reached; commits the chosen exit's recurrent state.
+    /// deepest loaded exit is reached; commits the chosen exit's recurrent state. The action
+    /// chunk (H·A values, row-major [H, A]) goes to `out.action`. Allocates nothing.
+    /// Throws `EngineError.badInput` when the observation, state or output does not fit the model.
     public func step<R: StopRule>(_ obs: Observation, state: inout RecurrentState, rule: inout R,
                                   workspace ws: StepWorkspace, output out: inout StepOutput) throws {
-        guard obs.image.count == imageShape.reduce(1, *) else {
-            throw EngineError.badInput("image has \(obs.image.count) bytes, expected \(imageShape.reduce(1, *)) (\(imageShape))")
+        guard obs.images.count == cameras.count else {
+            throw EngineError.badInput("\(obs.images.count) image(s), the model has \(cameras.count) camera(s) (\(cameras.map(\.layout.name)))")
+        }
+        for (image, camera) in zip(obs.images, cameras) where image.count != camera.bytes {
+            throw EngineError.badInput("\(camera.layout.name) has \(image.count) bytes, expected \(camera.bytes) (\(camera.layout.shape))")
         }
         guard obs.state.count == stateDim * 4 else { throw EngineError.badInput("state has \(obs.state.count) bytes, expected \(stateDim * 4)") }
         guard obs.words.count == slots else { throw EngineError.badInput("\(obs.words.count) word ids, expected \(slots)") }
         guard state.layers == lstm.count, state.hidden == lstmHidden else { throw EngineError.badInput("recurrent state has the wrong size") }
-        guard out.action.count == actionDim, out.distances.count == cost.exits else { throw EngineError.badInput("output was made for another model") }
+        guard out.action.count == chunkValues, out.distances.count == cost.exits else { throw EngineError.badInput("output was made for another model") }
 
         embed(obs, ws)
         var cur = 0  // index of the current feature/action slot; 1 - cur is the previous one
@@ -119,7 +136,7 @@ public final class MultiExitPolicy: @unchecked Sendable {
                 out.exit = exit
                 out.flops = spent
                 out.stoppedByRule = stop
-                for j in 0..<actionDim { out.action[j] = ws.actions[cur].data[j] }
+                for j in 0..<chunkValues { out.action[j] = ws.actions[cur].data[j] }
                 // Commit: the state the head produced at the chosen exit (identical to a re-run).
                 for j in 0..<(lstm.count * lstmHidden) { state.h[j] = ws.candidateH.data[j]; state.c[j] = ws.candidateC.data[j] }
                 return
@@ -144,21 +161,26 @@ public final class MultiExitPolicy: @unchecked Sendable {
             let row = Int(id) >= 0 && Int(id) < vocab ? Int(id) : 0
             (x + (1 + k) * d).update(from: wordEmb.data + row * d, count: d)
         }
-        // Image patches: gather to [P, p·p·C] in (i, j, ch) order, scaled to [-1, 1], then one GEMM.
-        let p = manifest.architecture.patchSize, w = imageShape[1], c = imageShape[2]
-        let gridW = w / p
-        let img = obs.image.bindMemory(to: UInt8.self).baseAddress!
+        // Each camera's patches: gather to [P, p·p·C] in (i, j, ch) order, scaled to [-1, 1], then
+        // one GEMM with that camera's projection into its tokens.
+        let p = manifest.architecture.patchSize
         let scale: Float = 2.0 / 255.0
-        for patch in 0..<patches {
-            let r0 = (patch / gridW) * p, c0 = (patch % gridW) * p
-            var dst = ws.patches.data + patch * patchDim
-            for i in 0..<p {
-                let src = img + ((r0 + i) * w + c0) * c
-                for k in 0..<(p * c) { dst[k] = Float(src[k]) * scale - 1 }
-                dst += p * c
+        for (camera, image) in zip(cameras, obs.images) {
+            let cam = camera.layout
+            let w = cam.shape[1], c = cam.shape[2], gridW = w / p
+            let img = image.bindMemory(to: UInt8.self).baseAddress!
+            for patch in 0..<cam.patches {
+                let r0 = (patch / gridW) * p, c0 = (patch % gridW) * p
+                var dst = ws.patches.data + patch * cam.patchDim
+                for i in 0..<p {
+                    let src = img + ((r0 + i) * w + c0) * c
+                    for k in 0..<(p * c) { dst[k] = Float(src[k]) * scale - 1 }
+                    dst += p * c
+                }
             }
+            Kernels.linear(ws.patches.data, rows: cam.patches, inDim: cam.patchDim, camera.weight, camera.bias,
+                           into: x + cam.firstToken * d, pool: ws.pool)
         }
-        Kernels.linear(ws.patches.data, rows: patches, inDim: patchDim, patchW, patchB, into: x + (1 + slots) * d, pool: ws.pool)
         if let r = readout { (x + (tokens - 1) * d).update(from: r.data, count: d) }
         for i in 0..<(tokens * d) { x[i] += posEmb.data[i] }
     }
@@ -234,17 +256,25 @@ public final class MultiExitPolicy: @unchecked Sendable {
         ws.headMLP.data.update(from: hfc1B.data, count: mh)
         cblas_sgemv(CblasRowMajor, CblasTrans, Int32(hs), Int32(mh), 1, hfc1W.data, Int32(mh), top, 1, 1, ws.headMLP.data, 1)
         Kernels.gelu(ws.headMLP.data, count: mh)
-        ws.raw.data.update(from: hfc2B.data, count: actionDim)
-        cblas_sgemv(CblasRowMajor, CblasTrans, Int32(mh), Int32(actionDim), 1, hfc2W.data, Int32(actionDim),
+        ws.raw.data.update(from: hfc2B.data, count: chunkValues)
+        cblas_sgemv(CblasRowMajor, CblasTrans, Int32(mh), Int32(chunkValues), 1, hfc2W.data, Int32(chunkValues),
                     ws.headMLP.data, 1, 1, ws.raw.data, 1)
-        for j in 0..<actionDim {
-            action.data[j] = min(max(ws.raw.data[j] * actStd[j] + actMean[j], actLow[j]), actHigh[j])
+        // Every action of the chunk is denormalised and clipped per dimension alike.
+        for t in 0..<chunk {
+            let row = t * actionDim
+            for j in 0..<actionDim {
+                action.data[row + j] = min(max(ws.raw.data[row + j] * actStd[j] + actMean[j], actLow[j]), actHigh[j])
+            }
         }
     }
 
+    /// RMS over the criterion dims of the chunk's first K actions.
     private func rms(_ a: Tensor, _ b: Tensor) -> Float {
         var s: Float = 0
-        for j in criterionDims { let e = a.data[j] - b.data[j]; s += e * e }
-        return (s / Float(criterionDims.count)).squareRoot()
+        for t in 0..<criterionActions {
+            let row = t * actionDim
+            for j in criterionDims { let e = a.data[row + j] - b.data[row + j]; s += e * e }
+        }
+        return (s / Float(criterionActions * criterionDims.count)).squareRoot()
     }
 }

@@ -6,17 +6,18 @@ public final class StepWorkspace: @unchecked Sendable {
     let scores: [Tensor]
     let pool: ComputePool
     let features: [Tensor]        // two, alternating: current and previous exit's feature
-    let actions: [Tensor]         // two, alternating
+    let actions: [Tensor]         // two, alternating: H·A values each
     let raw, gates, headMLP: Tensor
     let candidateH, candidateC: Tensor
 
-    init(tokens t: Int, width d: Int, mlp m: Int, patches p: Int, patchDim: Int,
-         lstmHidden h: Int, lstmLayers l: Int, headMLP mh: Int, actionDim a: Int, threads: Int) {
+    /// `patchValues`: the largest camera's patches × patch size; `actionValues`: H·A.
+    init(tokens t: Int, width d: Int, mlp m: Int, patchValues: Int,
+         lstmHidden h: Int, lstmLayers l: Int, headMLP mh: Int, actionValues a: Int, threads: Int) {
         pool = ComputePool(threads: threads)
         x = Tensor(shape: [t, d]); normed = Tensor(shape: [t, d]); qkv = Tensor(shape: [t, 3 * d])
         attn = Tensor(shape: [t, d]); mlp = Tensor(shape: [t, m])
         scores = (0..<pool.threads).map { _ in Tensor(shape: [t, t]) }
-        patches = Tensor(shape: [p, patchDim])
+        patches = Tensor(shape: [patchValues])
         features = [Tensor(shape: [d]), Tensor(shape: [d])]
         actions = [Tensor(shape: [a]), Tensor(shape: [a])]
         raw = Tensor(shape: [a]); gates = Tensor(shape: [4 * h]); headMLP = Tensor(shape: [mh])

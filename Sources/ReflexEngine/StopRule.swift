@@ -11,6 +11,7 @@ public struct ExitPoint {
     public let spentFLOPs: Int
     /// FLOPs of going on to the next exit (0 at the last loaded exit).
     public let nextSegmentFLOPs: Int
+    /// This exit's and the previous read's tentative action chunks: H·A values, row-major `[H, A]`.
     public let action: UnsafeBufferPointer<Float>
     public let previousAction: UnsafeBufferPointer<Float>
     public let feature: UnsafeBufferPointer<Float>

@@ -3,23 +3,46 @@
 struct TensorLayout {
     enum Owner: Equatable { case shared, block(Int), exitNorm(Int) }
     struct Item { let name: String; let shape: [Int]; let owner: Owner }
+    /// One camera's patches: where its tokens start and its projection's tensor names.
+    struct Camera {
+        let name: String
+        let shape: [Int]          // [H, W, C]
+        let patches: Int          // (H/p)·(W/p)
+        let patchDim: Int         // p·p·C
+        let firstToken: Int       // index of its first patch token
+        let projection: String    // "patch_proj" (format 1) or "patch_proj.<c>"
+    }
 
     let items: [Item]
     let tokens: Int
+    let cameras: [Camera]
+    /// Patches of every camera together.
     let patches: Int
-    let patchDim: Int
+    /// Values of one action chunk: H·A.
+    let chunkValues: Int
 
     init(_ m: BundleManifest) {
         let a = m.architecture
-        let d = a.width, img = m.imageInput.shape, p = a.patchSize
+        let d = a.width, p = a.patchSize
         let stateDim = m.stateInput.shape[0]
-        patches = (img[0] / p) * (img[1] / p)
-        patchDim = p * p * img[2]
-        tokens = 1 + a.instructionTokens + patches + (a.pool == .readout ? 1 : 0)
+        var cameras: [Camera] = []
+        var next = 1 + a.instructionTokens
+        for (c, input) in m.cameras.enumerated() {
+            let n = (input.shape[0] / p) * (input.shape[1] / p)
+            cameras.append(Camera(name: input.name, shape: input.shape, patches: n, patchDim: p * p * input.shape[2],
+                                  firstToken: next, projection: m.formatVersion == 1 ? "patch_proj" : "patch_proj.\(c)"))
+            next += n
+        }
+        self.cameras = cameras
+        patches = next - 1 - a.instructionTokens
+        tokens = next + (a.pool == .readout ? 1 : 0)
+        chunkValues = m.chunk * m.action.dim
         let h = a.head.lstmHidden, mh = a.head.mlpHidden
-        var items: [Item] = [
-            .init(name: "patch_proj.weight", shape: [patchDim, d], owner: .shared),
-            .init(name: "patch_proj.bias", shape: [d], owner: .shared),
+        var items: [Item] = cameras.flatMap { cam -> [Item] in
+            [.init(name: cam.projection + ".weight", shape: [cam.patchDim, d], owner: .shared),
+             .init(name: cam.projection + ".bias", shape: [d], owner: .shared)]
+        }
+        items += [
             .init(name: "state_proj.weight", shape: [stateDim, d], owner: .shared),
             .init(name: "state_proj.bias", shape: [d], owner: .shared),
             .init(name: "word_embedding", shape: [m.vocabulary.words.count, d], owner: .shared),
@@ -47,8 +70,8 @@ struct TensorLayout {
         items += [
             .init(name: "head.mlp.fc1.weight", shape: [h, mh], owner: .shared),
             .init(name: "head.mlp.fc1.bias", shape: [mh], owner: .shared),
-            .init(name: "head.mlp.fc2.weight", shape: [mh, m.action.dim], owner: .shared),
-            .init(name: "head.mlp.fc2.bias", shape: [m.action.dim], owner: .shared),
+            .init(name: "head.mlp.fc2.weight", shape: [mh, chunkValues], owner: .shared),
+            .init(name: "head.mlp.fc2.bias", shape: [chunkValues], owner: .shared),
         ]
         self.items = items
     }

@@ -26,9 +26,10 @@ struct EngineBenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "engine", abstract: "Swift engine vs PyTorch vs ONNX Runtime at every exit, and sgemm at the model's shapes.")
 
-    @Option(help: "Configurations: default, large (comma-separated).") var configs = "default,large"
+    @Option(help: "Configurations: default, default-chunked (two cameras, chunks of 8 actions), large (comma-separated).")
+    var configs = "default,default-chunked,large"
     @Option(help: "Thread counts (comma-separated).") var threads = "1,2"
-    @Option(help: "Timed iterations for the default config.") var iterations = 200
+    @Option(help: "Timed iterations for the default and default-chunked configs.") var iterations = 200
     @Option(help: "Timed iterations for the large config.") var largeIterations = 20
     @Flag(help: "Skip PyTorch and ONNX Runtime (Swift and sgemm only).") var noPython = false
     @Option(help: "The repository's tools/ folder (found automatically when run from the repository).") var tools: String?
@@ -38,7 +39,7 @@ struct EngineBenchCommand: ParsableCommand {
         var o = EngineBench.Options()
         o.configs = configs.split(separator: ",").map(String.init)
         o.threads = threads.split(separator: ",").compactMap { Int($0) }
-        o.iterations = ["default": iterations, "large": largeIterations]
+        o.iterations = ["default": iterations, "default-chunked": iterations, "large": largeIterations]
         o.withPython = !noPython
         let bench = EngineBench(options: o, tools: try PythonTools(toolsDirectory: tools), log: progress)
         let cases = try bench.run()

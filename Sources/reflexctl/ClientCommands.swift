@@ -28,9 +28,11 @@ struct StepCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "step", abstract: "Send one observation to a running daemon and print the reply.")
 
     @OptionGroup var connection: DaemonConnection
-    @Option(help: "Camera image, .npy (uint8 H×W×C, C order).") var image: String?
+    @Option(help: "A camera image, .npy (uint8 H×W×C, C order): FILE for the input `image`, or NAME=FILE for the camera input NAME; once per camera.")
+    var image: [String] = []
     @Option(help: "Robot state, .npy (float32 [D]).") var state: String?
-    @Flag(help: "Send a synthetic observation of the shapes the daemon's model expects.") var synthetic = false
+    @Flag(help: "Send a synthetic observation of the shapes the daemon's model expects (every input); --image and --state replace parts of it.")
+    var synthetic = false
     @Option(help: "The task in words.") var instruction: String
     @Option(help: "Robot id.") var robot = "cli"
     @Option(help: "A tighter deadline for this step, milliseconds.") var deadlineMs: Double?
@@ -39,8 +41,8 @@ struct StepCommand: ParsableCommand {
         let client = try PolicyClient(endpoint: connection.endpoint ?? "tcp://127.0.0.1:5555", timeoutMs: connection.timeoutMs,
                                       curve: try connection.curve())
         var tensors: [(name: String, dtype: String, shape: [Int], bytes: [UInt8])] = []
-        if synthetic || image == nil || state == nil {
-            guard synthetic else { throw ValidationError("give --image and --state, or --synthetic") }
+        if !synthetic && (image.isEmpty || state == nil) { throw ValidationError("give --image (one per camera) and --state, or --synthetic") }
+        if synthetic {
             let pong = try client.request(["type": "ping", "robot": robot])
             if pong.type == "error" { try failWithReply(pong) }
             guard case .object(let o) = pong.header, case .array(let inputs)? = o["inputs"] else {
@@ -56,8 +58,14 @@ struct StepCommand: ParsableCommand {
                 tensors.append((name, dtype, shape, bytes))
             }
         }
-        for (name, path) in [("image", image), ("state", state)] {
-            guard let path else { continue }
+        var files = try image.map { arg -> (String, String) in
+            guard let eq = arg.firstIndex(of: "=") else { return ("image", arg) }
+            let name = String(arg[..<eq]), path = String(arg[arg.index(after: eq)...])
+            guard !name.isEmpty, !path.isEmpty else { throw ValidationError("--image '\(arg)' is not FILE or NAME=FILE") }
+            return (name, path)
+        }
+        if let state { files.append(("state", state)) }
+        for (name, path) in files {
             let npy = try NumpyFile(path: path)
             tensors.removeAll { $0.name == name }
             tensors.append((name, npy.dtype, npy.shape, npy.bytes))
@@ -71,8 +79,25 @@ struct StepCommand: ParsableCommand {
             let action = stride(from: 0, to: bytes.count, by: 4).map { i in
                 Float(bitPattern: UInt32(bytes[i]) | UInt32(bytes[i + 1]) << 8 | UInt32(bytes[i + 2]) << 16 | UInt32(bytes[i + 3]) << 24)
             }
-            print("action: [" + action.map { String(format: "%.6f", $0) }.joined(separator: ", ") + "]")
+            print(Self.actionText(action, shape: Self.actionShape(reply.header)))
         }
+    }
+
+    /// The reply's action shape (`tensors[0].shape`), or nil.
+    static func actionShape(_ header: WireJSON) -> [Int]? {
+        guard case .object(let o) = header, case .array(let tensors)? = o["tensors"], case .object(let t)? = tensors.first,
+              case .array(let dims)? = t["shape"] else { return nil }
+        let shape = dims.compactMap { if case .number(let n) = $0 { return n.int }; return nil }
+        return shape.count == dims.count ? shape : nil
+    }
+
+    /// `action: [a, b, …]` for one action; for a chunk [H, A], one row per control period.
+    static func actionText(_ values: [Float], shape: [Int]?) -> String {
+        func row(_ r: ArraySlice<Float>) -> String { "[" + r.map { String(format: "%.6f", $0) }.joined(separator: ", ") + "]" }
+        guard let shape, shape.count == 2, shape[0] * shape[1] == values.count, shape[1] > 0 else { return "action: " + row(values[...]) }
+        var text = "action chunk [\(shape[0]), \(shape[1])]:"
+        for t in 0..<shape[0] { text += String(format: "\n  %3d: ", t) + row(values[(t * shape[1])..<((t + 1) * shape[1])]) }
+        return text
     }
 }
 

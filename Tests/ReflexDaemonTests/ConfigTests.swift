@@ -46,7 +46,7 @@ import Testing
         #expect(config.logging.level == .info)
         #expect(config.security.curve == CurveConfig(
             enabled: false, serverSecretKey: "/etc/reflexd/keys/server.secret",
-            authorizedKeys: "/etc/reflexd/keys/clients"))
+            authorizedKeys: "/etc/reflexd/keys/clients", operatorKeys: "/etc/reflexd/keys/operators"))
     }
 
     // MARK: Defaults and paths

@@ -311,6 +311,14 @@ import Testing
         #expect((object["timing_us"] as? [String: Any])?["total"] as? Int == 2150)
     }
 
+    @Test func aChunkReplyHasShapeHByAAndPeriodBeforeTensors() {
+        let reply = ActionReply(
+            robot: "arm-1", seq: 7, exit: 2, exits: 3, reason: .threshold, gflops: 0.5,
+            timing: StepTiming(queue: 1, infer: 2, total: 3), actionShape: [8, 4], periodS: 0.05)
+        let text = String(decoding: ReplyEncoder.action(reply), as: UTF8.self)
+        #expect(text == #"{"v":1,"type":"action","robot":"arm-1","seq":7,"exit":2,"exits":3,"reason":"threshold","gflops":0.5,"timing_us":{"queue":1,"infer":2,"total":3},"period_s":0.05,"tensors":[{"name":"action","dtype":"float32","shape":[8,4]}]}"#)
+    }
+
     @Test func otherRepliesHaveTheContractsKeys() {
         #expect(String(decoding: ReplyEncoder.pong(
             robot: nil, seq: 3, model: "default", modelSHA256: "ab12", version: "0.1.0", exits: 6,

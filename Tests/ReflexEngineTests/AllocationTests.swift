@@ -25,3 +25,29 @@ import CAllocationCounter
         }
     }
 }
+
+extension AllocationTests {
+    @Test func aStepOfATwoCameraChunkModelAllocatesNothingAfterWarmUp() throws {
+        guard reflex_thread_allocations() >= 0 else { Issue.record("allocation counter needs glibc"); return }
+        let p = MultiExitPolicy(bundle: try ModelBundle(directory: FixturePaths.bundle("tiny-chunked")))
+        let ws = p.makeWorkspace()
+        var state = p.makeState(), out = p.makeOutput()
+        #expect(out.action.count == 8 * 4)
+        let scene = (0..<(32 * 32 * 3)).map { UInt8(($0 * 13) % 256) }, wrist = (0..<(16 * 24 * 3)).map { UInt8(($0 * 7) % 256) }
+        let st: [Float] = [0.3, 0.1, -0.4, 0.2, 0.0, 1.0]
+        let words = p.tokenizer.tokenize("open the drawer").ids
+        var rules = (1...p.cost.exits).map { FixedExitRule(exit: $0) }
+        try scene.withUnsafeBytes { i in
+            try wrist.withUnsafeBytes { w in
+                try st.withUnsafeBytes { s in
+                    let obs = Observation(images: [i, w], state: s, words: words)
+                    for k in 0..<3 { try p.step(obs, state: &state, rule: &rules[k % rules.count], workspace: ws, output: &out) }
+                    let before = reflex_thread_allocations()
+                    for k in 0..<30 { try p.step(obs, state: &state, rule: &rules[k % rules.count], workspace: ws, output: &out) }
+                    let after = reflex_thread_allocations()
+                    #expect(after - before == 0, "\(after - before) heap allocations in 30 steps")
+                }
+            }
+        }
+    }
+}

@@ -20,6 +20,31 @@ import Testing
         try JSONSerialization.data(withJSONObject: json).write(to: URL(fileURLWithPath: path))
     }
 
+    @Test func chunkManifestsAreChecked() throws {
+        func edited(_ fixture: String, _ edit: @escaping (inout [String: Any]) -> Void) throws -> String {
+            let dir = try FixturePaths.scratchCopy(of: fixture)
+            try editManifest(dir, edit)
+            return dir
+        }
+        func action(_ key: String, _ value: Any?) -> (inout [String: Any]) -> Void {
+            { m in var a = m["action"] as! [String: Any]; a[key] = value; m["action"] = a }
+        }
+        expectError(try edited("tiny", action("chunk", 8)), contains: "action.chunk and criterion.first_actions need format_version 2")
+        expectError(try edited("tiny-chunked", action("period_s", nil)), contains: "action.period_s (seconds) is required when action.chunk > 1")
+        expectError(try edited("tiny-chunked", action("period_s", 0)), contains: "action.period_s must be > 0")
+        expectError(try edited("tiny-chunked", action("chunk", 0)), contains: "action.chunk must be an integer in 1 … 4096")
+        expectError(try edited("tiny-chunked") { m in
+            var c = m["criterion"] as! [String: Any]; c["first_actions"] = 9; m["criterion"] = c
+        }, contains: "criterion.first_actions must be in 1 … action.chunk (8), is 9")
+        expectError(try edited("tiny-chunked") { m in
+            m["inputs"] = (m["inputs"] as! [[String: Any]]).filter { $0["name"] as? String == "state" }
+        }, contains: "inputs must include at least one camera")
+        expectError(try edited("tiny-chunked") { m in
+            var inputs = m["inputs"] as! [[String: Any]]; inputs[1]["shape"] = [12, 24, 3]; m["inputs"] = inputs
+        }, contains: "inputs.wrist_image must be uint8 [H, W, C] with H and W multiples of patch_size 8")
+        expectError(try edited("tiny") { m in m["format_version"] = 3 }, contains: "format_version 3 is not supported (1, 2)")
+    }
+
     @Test func missingDirectoryIsNamed() {
         expectError("/nonexistent/bundle", contains: "/nonexistent/bundle: no such bundle directory")
     }

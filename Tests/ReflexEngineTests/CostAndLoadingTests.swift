@@ -18,7 +18,34 @@ import Testing
         #expect(b.cost.exitFLOPs.count == exits)
     }
 
-    @Test(arguments: ["tiny", "tiny-readout"])
+    @Test func costModelCountsEveryCameraAndTheChunkHead() throws {
+        let b = try ModelBundle(directory: FixturePaths.bundle("tiny-chunked"))
+        let m = b.manifest, a = m.architecture
+        // image 32×32×3 → 16 patches, wrist_image 16×24×3 → 6 patches, of 192 values each; H = 8, A = 4.
+        #expect(m.cameras.map(\.name) == ["image", "wrist_image"])
+        #expect(m.chunk == 8 && m.criterionActions == 3 && m.action.periodS == 0.05 && m.actionShape == [8, 4])
+        let d = a.width, t = 1 + a.instructionTokens + 16 + 6, mlp = a.mlpHidden
+        let h = a.head.lstmHidden, mh = a.head.mlpHidden
+        let embed = 2 * (16 + 6) * 192 * d + 2 * 6 * d
+        let block = 2 * t * d * 3 * d + 4 * t * t * d + 2 * t * d * d + 4 * t * d * mlp
+        let head = 2 * (d + h) * 4 * h + 2 * h * mh + 2 * mh * 8 * 4
+        #expect(b.cost.tokens == t)
+        #expect(b.cost.exitFLOPs == (1...3).map { embed + $0 * a.exitEvery * block + ($0 + 1) * head })
+    }
+
+    @Test func aTwoCameraStepWithTheWrongNumberOfImagesIsATypedError() throws {
+        let p = MultiExitPolicy(bundle: try ModelBundle(directory: FixturePaths.bundle("tiny-chunked")))
+        var state = p.makeState(), out = p.makeOutput(), rule = FixedExitRule(exit: 1)
+        let img = [UInt8](repeating: 0, count: 32 * 32 * 3), st = [Float](repeating: 0, count: 6)
+        #expect(throws: EngineError.badInput("1 image(s), the model has 2 camera(s) ([\"image\", \"wrist_image\"])")) {
+            try img.withUnsafeBytes { i in try st.withUnsafeBytes { s in
+                try p.step(Observation(image: i, state: s, words: p.tokenizer.tokenize("x").ids), state: &state,
+                           rule: &rule, workspace: p.makeWorkspace(), output: &out)
+            } }
+        }
+    }
+
+    @Test(arguments: ["tiny", "tiny-readout", "tiny-chunked"])
     func partialLoadingHoldsExactlyTheComputedBytes(fixture: String) throws {
         let full = try ModelBundle(directory: FixturePaths.bundle(fixture))
         #expect(full.residentBytes == full.cost.residentBytes.last)

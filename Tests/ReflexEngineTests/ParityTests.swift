@@ -32,7 +32,14 @@ import Testing
         }
     }
 
-    @Test(arguments: ["tiny", "tiny-readout"], [1, 2, 3])
+    /// Calls `body` with every image's bytes at once.
+    static func withBytes(_ images: [[UInt8]], _ done: [UnsafeRawBufferPointer] = [],
+                          _ body: ([UnsafeRawBufferPointer]) throws -> Void) throws {
+        guard let first = images.first else { return try body(done) }
+        try first.withUnsafeBytes { try withBytes(Array(images.dropFirst()), done + [$0], body) }
+    }
+
+    @Test(arguments: ["tiny", "tiny-readout", "tiny-chunked"], [1, 2, 3])
     func engineMatchesPyTorchReferenceOverAnEpisode(fixture: String, threads: Int) throws {
         let dir = FixturePaths.bundle(fixture)
         let policy = MultiExitPolicy(bundle: try ModelBundle(directory: dir))
@@ -46,17 +53,18 @@ import Testing
         var state = policy.makeState()
         var out = policy.makeOutput()
         var exitsSeen = Set<Int>()
-        let d = policy.manifest.architecture.width, a = policy.manifest.action.dim
+        // a: the values of one action chunk (H·A; A when H = 1).
+        let d = policy.manifest.architecture.width, a = policy.manifest.chunk * policy.manifest.action.dim
         for (t, s) in steps.enumerated() {
-            let image = try tensor("step\(t).image").map { UInt8($0) }
+            let images = try policy.manifest.cameras.map { try tensor("step\(t).\($0.name)").map { UInt8($0) } }
             let st = try tensor("step\(t).state")
             let tok = policy.tokenizer.tokenize(s.instruction)
             #expect(tok.ids.map { Float($0) } == (try tensor("step\(t).word_ids")), "step \(t) word ids")
             #expect(tok.unknownWords == s.unknown_words, "step \(t) unknown words")
             var rule = RecordingRule(thresholds: s.thresholds.map { Float($0) })
-            try image.withUnsafeBytes { img in
+            try Self.withBytes(images) { imgs in
                 try st.withUnsafeBytes { stb in
-                    try policy.step(Observation(image: img, state: stb, words: tok.ids), state: &state,
+                    try policy.step(Observation(images: imgs, state: stb, words: tok.ids), state: &state,
                                     rule: &rule, workspace: ws, output: &out)
                 }
             }

@@ -27,20 +27,26 @@ from .bundle import read_bundle
 from .cost import cost_model
 from .network import ReflexNet
 
-INPUT_NAMES = ["image", "state", "word_ids", "h", "c"]
 OUTPUT_NAMES = ["action", "h_out", "c_out", "distances"]
 
 
+def input_names(net: ReflexNet) -> list[str]:
+    """The graph's inputs: every camera (format 1: `image`), then state, word ids, h, c."""
+    return net.camera_names + ["state", "word_ids", "h", "c"]
+
+
 class ExitStep(nn.Module):
-    """A step of one robot forced to stop at exit `exit`: (action [1, A], h, c, distances [1, exit])."""
+    """A step of one robot forced to stop at exit `exit`: (action [1, A] or [1, H, A], h, c,
+    distances [1, exit]). Inputs as input_names(net)."""
 
     def __init__(self, net: ReflexNet, exit: int):
         super().__init__()
         self.net, self.exit = net, exit
 
-    def forward(self, image, state, word_ids, h, c):
+    def forward(self, *inputs):
         net, dm = self.net, self.net.dims
-        x = net.run_blocks(net.embed(image, state, word_ids), 0, dm.read_depth(0))
+        *images, state, word_ids, h, c = inputs
+        x = net.run_blocks(net.embed(images, state, word_ids), 0, dm.read_depth(0))
         previous = net.head_step(net.exit_feature(0, x), (h, c))[0]
         distances = []
         for i in range(1, self.exit + 1):
@@ -55,7 +61,8 @@ def example_inputs(net: ReflexNet, seed: int = 0) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)
     dm = net.dims
     ids, _ = net.tokenize("open the drawer")
-    return {"image": rng.integers(0, 256, (1, dm.H, dm.W, dm.C), dtype=np.uint8),
+    images = {name: rng.integers(0, 256, (1, H, W, C), dtype=np.uint8) for name, H, W, C in dm.cameras}
+    return {**images,
             "state": rng.standard_normal((1, dm.D)).astype(np.float32),
             "word_ids": np.array([ids], dtype=np.int64),
             "h": np.tanh(rng.standard_normal((1, dm.layers, dm.h))).astype(np.float32),
@@ -74,7 +81,7 @@ def timed(run, iterations: int, warmup: int) -> dict:
 
 
 def bench_pytorch(net: ReflexNet, inputs: dict, iterations: int, warmup: int) -> tuple[dict, list]:
-    feeds = [torch.from_numpy(inputs[name]) for name in INPUT_NAMES]
+    feeds = [torch.from_numpy(inputs[name]) for name in input_names(net)]
     exits, outputs = [], []
     with torch.inference_mode():
         for i in range(1, net.num_exits + 1):
@@ -85,7 +92,7 @@ def bench_pytorch(net: ReflexNet, inputs: dict, iterations: int, warmup: int) ->
 
 
 def export_onnx(net: ReflexNet, inputs: dict, directory: Path) -> list[Path]:
-    feeds = tuple(torch.from_numpy(inputs[name]) for name in INPUT_NAMES)
+    feeds = tuple(torch.from_numpy(inputs[name]) for name in input_names(net))
     paths = []
     for i in range(1, net.num_exits + 1):
         path = directory / f"exit{i}.onnx"
@@ -93,7 +100,7 @@ def export_onnx(net: ReflexNet, inputs: dict, directory: Path) -> list[Path]:
             warnings.simplefilter("ignore")
             # The TorchScript exporter: needs no onnxscript, and a fixed-shape graph is all
             # the benchmark wants.
-            torch.onnx.export(ExitStep(net, i).eval(), feeds, str(path), input_names=INPUT_NAMES,
+            torch.onnx.export(ExitStep(net, i).eval(), feeds, str(path), input_names=input_names(net),
                               output_names=OUTPUT_NAMES, opset_version=17, dynamo=False,
                               do_constant_folding=True)
         paths.append(path)

@@ -10,7 +10,8 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from .network import Dims, ReflexNet, is_transposed, manifest_inputs, require, tensor_shapes
+from .network import (Dims, ReflexNet, is_transposed, manifest_chunk, manifest_inputs, require,
+                      tensor_shapes)
 
 STORAGE_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 SUPPORTED_STORED = (torch.float32, torch.bfloat16, torch.float16)
@@ -26,19 +27,28 @@ def _numbers(values) -> list[float]:
 
 def build_manifest(net: ReflexNet, name: str, *, observation: dict | None = None,
                    calibration: bool = False) -> dict:
+    """The manifest in the net's format (format 1 unless it has several cameras, a camera not
+    named `image`, a chunk, or was made as format 2)."""
     dm = net.dims
+    action = {"dim": dm.A, "low": _numbers(net.action_low), "high": _numbers(net.action_high),
+              "mean": _numbers(net.action_mean), "std": _numbers(net.action_std)}
+    criterion = {"distance": "rms", "dims": list(net.criterion_dims)}
+    if dm.format_version == 2:
+        action["chunk"] = dm.chunk
+        if net.period_s is not None:
+            action["period_s"] = net.period_s
+        criterion["first_actions"] = dm.K
     manifest = {
         "format": "reflex.bundle",
-        "format_version": 1,
+        "format_version": dm.format_version,
         "name": name,
         "weights": WEIGHTS,
         "architecture": net.architecture,
-        "inputs": [{"name": "image", "dtype": "uint8", "shape": [dm.H, dm.W, dm.C]},
-                   {"name": "state", "dtype": "float32", "shape": [dm.D]}],
+        "inputs": [{"name": cam, "dtype": "uint8", "shape": [H, W, C]} for cam, H, W, C in dm.cameras]
+                  + [{"name": "state", "dtype": "float32", "shape": [dm.D]}],
         "state_norm": {"mean": _numbers(net.state_mean), "std": _numbers(net.state_std)},
-        "action": {"dim": dm.A, "low": _numbers(net.action_low), "high": _numbers(net.action_high),
-                   "mean": _numbers(net.action_mean), "std": _numbers(net.action_std)},
-        "criterion": {"distance": "rms", "dims": list(net.criterion_dims)},
+        "action": action,
+        "criterion": criterion,
         "vocabulary": net.vocabulary,
         "observation": observation if observation is not None else {},
     }
@@ -83,20 +93,24 @@ def net_from_manifest(manifest: dict) -> ReflexNet:
     """A ReflexNet (default-initialised weights) shaped and normalised as the manifest says."""
     if require(manifest, "format", "") != "reflex.bundle":
         raise ValueError("manifest: format must be 'reflex.bundle'")
-    if require(manifest, "format_version", "") != 1:
+    if require(manifest, "format_version", "") not in (1, 2):
         raise ValueError(f"manifest: unsupported format_version {manifest['format_version']}")
-    image, state = manifest_inputs(manifest)
+    cameras, state = manifest_inputs(manifest)
+    chunk, period_s, k = manifest_chunk(manifest)
     action = require(manifest, "action", "")
     state_norm = require(manifest, "state_norm", "")
     criterion = require(manifest, "criterion", "")
     if require(criterion, "distance", "criterion.") != "rms":
         raise ValueError("manifest: criterion.distance must be 'rms'")
     return ReflexNet(
-        require(manifest, "architecture", ""), image, state[0], int(require(action, "dim", "action.")),
+        require(manifest, "architecture", ""), None, state[0], int(require(action, "dim", "action.")),
         require(manifest, "vocabulary", ""),
         state_norm={k: require(state_norm, k, "state_norm.") for k in ("mean", "std")},
         action={k: require(action, k, "action.") for k in ("low", "high", "mean", "std")},
-        criterion_dims=require(criterion, "dims", "criterion."))
+        criterion_dims=require(criterion, "dims", "criterion."),
+        cameras=cameras, chunk=chunk, period_s=period_s, criterion_actions=k,
+        format_version=manifest["format_version"])
+    return net
 
 
 def read_bundle(directory: str | Path) -> tuple[ReflexNet, dict]:
@@ -141,11 +155,12 @@ def read_calibration(directory: str | Path, manifest: dict) -> torch.Tensor | No
 
 
 @torch.no_grad()
-def calibration_distances(net: ReflexNet, image: torch.Tensor, state: torch.Tensor,
+def calibration_distances(net: ReflexNet, image, state: torch.Tensor,
                           word_ids: torch.Tensor, rec_state=None) -> torch.Tensor:
-    """dist_i of every exit from full-depth passes, [N, E] (the calibration file's content)."""
+    """dist_i of every exit from full-depth passes, [N, E] (the calibration file's content).
+    image: [N, H, W, C] uint8, or a list of them, one per camera."""
     features = net.exit_features(image, state, word_ids)
-    rec_state = rec_state or net.initial_state(image.shape[0])
+    rec_state = rec_state or net.initial_state(state.shape[0])
     actions = [net.head_step(features[:, i], rec_state)[0] for i in range(net.num_exits + 1)]
     return torch.stack([net.distance(actions[i], actions[i - 1])
                         for i in range(1, net.num_exits + 1)], 1)

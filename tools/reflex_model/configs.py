@@ -40,3 +40,12 @@ TRANSPORT_ARCHITECTURE = {
     "head": {"lstm_hidden": 32, "lstm_layers": 1, "mlp_hidden": 32},
 }
 BENCH_CONFIGS["transport"] = (TRANSPORT_ARCHITECTURE, LARGE_IMAGE_SHAPE, DEFAULT_STATE_DIM, DEFAULT_ACTION_DIM)
+
+# The default model as a format 2 bundle: a scene camera and a wrist camera (36 + 16 patches),
+# chunks of 8 actions; `reflexctl bench engine` measures it beside `default` (one camera, H = 1).
+BENCH_CONFIGS["default-chunked"] = (DEFAULT_ARCHITECTURE, None, DEFAULT_STATE_DIM, DEFAULT_ACTION_DIM)
+# name -> the format 2 keywords of ReflexNet, for the configurations that have them
+BENCH_FORMAT2 = {
+    "default-chunked": {"cameras": [("image", (96, 96, 3)), ("wrist_image", (64, 64, 3))],
+                        "chunk": 8, "period_s": 0.05, "criterion_actions": 4},
+}

@@ -12,10 +12,11 @@ def cost_model(manifest: dict) -> dict:
     "flops": int, "gflops": float, "resident_bytes": int}, i = 1 … E]}."""
     d = Dims.from_manifest(manifest)
     T = d.T
-    embed = 2 * d.P * d.patch_dim * d.d + 2 * d.D * d.d
+    embed = sum(2 * d.camera_patches(c) * d.camera_patch_dim(c) * d.d for c in range(len(d.cameras)))
+    embed += 2 * d.D * d.d
     block = 2 * T * d.d * 3 * d.d + 4 * T * T * d.d + 2 * T * d.d * d.d + 4 * T * d.d * d.m
     head = sum(2 * ((d.d if l == 0 else d.h) + d.h) * 4 * d.h for l in range(d.layers))
-    head += 2 * d.h * d.mh + 2 * d.mh * d.A
+    head += 2 * d.h * d.mh + 2 * d.mh * d.chunk * d.A
 
     shapes = tensor_shapes(d)
     elements = {name: math.prod(shape) for name, shape in shapes.items()}

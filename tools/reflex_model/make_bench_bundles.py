@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from .bundle import write_bundle
-from .configs import BENCH_CONFIGS, DEFAULT_CRITERION_DIMS
+from .configs import BENCH_CONFIGS, BENCH_FORMAT2, DEFAULT_CRITERION_DIMS
 from .network import ReflexNet
 
 VOCABULARY = {"words": ["<pad>", "<unk>", "open", "close", "the", "drawer", "door", "window",
@@ -26,7 +26,7 @@ def make_bench_bundle(name: str, out: Path, seed: int = 0) -> Path:
     architecture, image_shape, state_dim, action_dim = BENCH_CONFIGS[name]
     torch.manual_seed(seed)
     net = ReflexNet(architecture, image_shape, state_dim, action_dim, VOCABULARY,
-                    criterion_dims=DEFAULT_CRITERION_DIMS)
+                    criterion_dims=DEFAULT_CRITERION_DIMS, **BENCH_FORMAT2.get(name, {}))
     directory = out / name
     write_bundle(net, directory, name=f"bench-{name}",
                  observation={"note": "random weights for benchmarks"})

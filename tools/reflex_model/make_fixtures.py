@@ -1,5 +1,6 @@
-"""Regenerates the parity fixtures of the Swift engine tests (Tests/Fixtures): two small
-random-weight bundles and an 8-step episode for each, computed by the PyTorch reference.
+"""Regenerates the parity fixtures of the Swift engine tests (Tests/Fixtures): three small
+random-weight bundles (two of format 1; `tiny-chunked`, format 2: two cameras and a chunk of
+H = 8 actions) and an 8-step episode for each, computed by the PyTorch reference.
 
     PYTHONPATH=tools:tools/python ~/.cache/reflex/venv/bin/python -m reflex_model.make_fixtures
 
@@ -64,6 +65,27 @@ FIXTURES = {
             ("open the drawer", ["go", "go", "stop", NEVER]),               # exit 3 by comparison
         ],
     },
+    "tiny-chunked": {
+        # Format 2: two cameras of different sizes (the second non-square), a 6-D state, a chunk
+        # of H = 8 actions, the criterion over the first K = 3 of them.
+        "architecture": {"width": 32, "heads": 2, "mlp_hidden": 64, "blocks": 6, "exit_every": 2,
+                         "patch_size": 8, "instruction_tokens": 4, "pool": "max", "norm_eps": 1e-5,
+                         "head": {"lstm_hidden": 24, "lstm_layers": 1, "mlp_hidden": 32}},
+        "cameras": [("image", (32, 32, 3)), ("wrist_image", (16, 24, 3))],
+        "state_dim": 6, "action_dim": 4, "criterion_dims": [0, 1, 2],
+        "chunk": 8, "period_s": 0.05, "criterion_actions": 3,
+        "storage": "float32", "calibration_samples": 32,
+        "episode": [
+            ("open the drawer", [ALWAYS, ALWAYS, ALWAYS]),                  # exit 1, forced
+            ("Close the DOOR.", [NEVER, ALWAYS, ALWAYS]),                   # exit 2, forced
+            ("pick up the red block", [NEVER, NEVER, NEVER]),               # exit 3: the last always stops
+            ("push the door-handle", ["go", "stop", ALWAYS]),               # exit 2 by comparison; unknown word
+            ("open the door then close the drawer", ["stop", NEVER, NEVER]),  # exit 1 by comparison
+            ("  ", ["go", "go", NEVER]),                                    # exit 3 by comparison
+            ("push the red block", [NEVER, ALWAYS, NEVER]),                 # exit 2, forced
+            ("open the drawer", ["stop", NEVER, NEVER]),                    # exit 1 by comparison
+        ],
+    },
 }
 GAIN = 1.2                  # weight scale: exits differ by distances of ~1e-2 … 1e-1
 STOP_FACTOR, GO_FACTOR = 2.0, 0.5
@@ -90,10 +112,12 @@ def nice(values, digits: int = 2) -> list[float]:
 
 
 def random_inputs(rng, dims, n: int, state_mean, state_std):
-    image = torch.from_numpy(rng.integers(0, 256, (n, dims.H, dims.W, dims.C), dtype=np.uint8))
+    """([image [n, H, W, C] uint8 per camera], state [n, D], word ids [n, L])."""
+    images = [torch.from_numpy(rng.integers(0, 256, (n, H, W, C), dtype=np.uint8))
+              for _, H, W, C in dims.cameras]
     state = torch.from_numpy((rng.standard_normal((n, dims.D)) * state_std + state_mean).astype(np.float32))
     words = torch.from_numpy(rng.integers(0, dims.V, (n, dims.L)))
-    return image, state, words
+    return images, state, words
 
 
 def random_rec_state(rng, dims, n: int):
@@ -108,8 +132,10 @@ def build_net(cfg: dict, rng: np.random.Generator) -> ReflexNet:
     state_norm = {"mean": nice(rng.uniform(-1, 1, D)), "std": nice(rng.uniform(0.5, 2, D))}
     action = {"mean": nice(rng.uniform(-0.3, 0.3, A)), "std": nice(rng.uniform(0.5, 1.5, A)),
               "low": [-1.0] * A, "high": [1.0] * A}
-    net = ReflexNet(cfg["architecture"], cfg["image_shape"], D, A, VOCABULARY,
-                    state_norm=state_norm, action=action, criterion_dims=cfg["criterion_dims"])
+    net = ReflexNet(cfg["architecture"], cfg.get("image_shape"), D, A, VOCABULARY,
+                    state_norm=state_norm, action=action, criterion_dims=cfg["criterion_dims"],
+                    cameras=cfg.get("cameras"), chunk=cfg.get("chunk", 1), period_s=cfg.get("period_s"),
+                    criterion_actions=cfg.get("criterion_actions", 1))
     randomize(net, rng)
     round_to_storage(net, cfg["storage"])
     # Bounds at the 15th / 85th percentile of unclipped actions on random inputs: each bound
@@ -120,7 +146,7 @@ def build_net(cfg: dict, rng: np.random.Generator) -> ReflexNet:
         features = net.exit_features(image, state, words)
         rec = random_rec_state(rng, dims, 64)
         y = torch.cat([net.head_step(features[:, i], rec)[1] for i in range(dims.E + 1)])
-        raw = (y * net.action_std + net.action_mean).numpy()
+        raw = (y * net.action_std + net.action_mean).reshape(-1, A).numpy()
     net.action_low.copy_(torch.tensor(nice(np.quantile(raw, 0.15, axis=0), 3)))
     net.action_high.copy_(torch.tensor(nice(np.quantile(raw, 0.85, axis=0), 3)))
     return net
@@ -151,8 +177,9 @@ def run_episode(net: ReflexNet, cfg: dict, rng: np.random.Generator):
     steps, tensors, rec = [], {}, None
     clipped = 0
     for t, (instruction, plan) in enumerate(cfg["episode"]):
-        image, state, _ = random_inputs(rng, dims, 1, net.state_mean.numpy(), net.state_std.numpy())
-        obs = {"image": image[0], "state": state[0], "instruction": instruction}
+        images, state, _ = random_inputs(rng, dims, 1, net.state_mean.numpy(), net.state_std.numpy())
+        obs = {"state": state[0], "instruction": instruction}
+        obs.update({name: image[0] for name, image in zip(net.camera_names, images)})
         full = net.step(obs, rec, None)                  # every exit: the real distances
         thresholds = thresholds_for(plan, full.distances)
         result = net.step(obs, rec, thresholds)
@@ -161,8 +188,8 @@ def run_episode(net: ReflexNet, cfg: dict, rng: np.random.Generator):
         reached = result.exit + 1
         clipped += int(((result.actions == net.action_low) | (result.actions == net.action_high)).sum())
         padded = lambda rows, n: torch.cat([rows, torch.zeros(n - rows.shape[0], *rows.shape[1:])])
+        tensors.update({f"step{t}.{name}": image[0].contiguous() for name, image in zip(net.camera_names, images)})
         tensors.update({
-            f"step{t}.image": image[0].contiguous(),
             f"step{t}.state": state[0].contiguous(),
             f"step{t}.word_ids": torch.tensor(result.word_ids, dtype=torch.float32),
             f"step{t}.features": padded(result.features, E + 1),
@@ -178,7 +205,7 @@ def run_episode(net: ReflexNet, cfg: dict, rng: np.random.Generator):
                       "exit": result.exit, "unknown_words": result.unknown_words,
                       "word_ids": result.word_ids})
         rec = result.state
-    total = sum(int(tensors[f"step{t}.reached"]) for t in range(len(steps))) * dims.A
+    total = sum(int(tensors[f"step{t}.reached"]) for t in range(len(steps))) * dims.A * dims.chunk
     if not 0 < clipped < total:
         raise RuntimeError(f"clipping should happen sometimes: {clipped} of {total} values clipped")
     return steps, tensors

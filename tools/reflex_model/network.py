@@ -1,7 +1,9 @@
 """PyTorch reference of the reflex multi-exit network, exactly as docs/MODEL_FORMAT.md says.
 
 The Swift engine implements the same specification; fixtures made from this module prove the
-two agree. Parameter names equal the bundle's tensor names (`ReflexNet.state_dict()` holds
+two agree. Format 1 is the special case of format 2 with one camera named `image`, a chunk of one
+action (H = 1) and the criterion over that action (K = 1); it keeps its own tensor names
+(`patch_proj.*` instead of `patch_proj.0.*`). Parameter names equal the bundle's tensor names (`ReflexNet.state_dict()` holds
 exactly the bundle's tensors); bundle.py only transposes 2-D weights, which PyTorch keeps as
 [out, in] and the bundle stores as [in, out].
 
@@ -9,7 +11,9 @@ Shapes: batch first everywhere. The recurrent state is a pair (h, c), each [B, l
 """
 from __future__ import annotations
 
+import dataclasses
 import math
+import re
 import unicodedata
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
@@ -22,6 +26,7 @@ ARCHITECTURE_KEYS = ("width", "heads", "mlp_hidden", "blocks", "exit_every", "pa
                      "instruction_tokens", "pool", "norm_eps", "head")
 HEAD_KEYS = ("lstm_hidden", "lstm_layers", "mlp_hidden")
 POOLS = ("max", "readout")
+CAMERA_NAME = re.compile(r"[A-Za-z0-9_]{1,64}")
 # Parameters stored as they are; every other 2-D parameter is an nn.Linear-style [out, in]
 # weight that the bundle stores transposed.
 UNTRANSPOSED = ("word_embedding", "pos_embedding")
@@ -55,14 +60,37 @@ class Dims:
     D: int          # state dim
     A: int          # action dim
     V: int          # vocabulary size
+    # Every camera as (name, H, W, C), in the manifest's order; H, W, C above are the first's.
+    cameras: tuple = ()
+    chunk: int = 1  # H of the action chunk: actions per step
+    K: int = 1      # the exit criterion compares the first K actions of the chunk
+    format_version: int = 1
 
     @property
     def E(self) -> int:
         return self.blocks // self.k
 
     @property
+    def expressible_in_v1(self) -> bool:
+        """One camera named `image` and H = K = 1: what format 1 can say."""
+        return len(self.cameras) == 1 and self.cameras[0][0] == "image" and self.chunk == 1 and self.K == 1
+
+    @property
+    def legacy(self) -> bool:
+        """Format 1: its one projection keeps the name `patch_proj`."""
+        return self.format_version == 1
+
+    def camera_patches(self, c: int) -> int:
+        _, H, W, _ = self.cameras[c]
+        return (H // self.p) * (W // self.p)
+
+    def camera_patch_dim(self, c: int) -> int:
+        return self.p * self.p * self.cameras[c][3]
+
+    @property
     def P(self) -> int:
-        return (self.H // self.p) * (self.W // self.p)
+        """Patches of every camera together."""
+        return sum(self.camera_patches(c) for c in range(len(self.cameras)))
 
     @property
     def T(self) -> int:
@@ -70,7 +98,12 @@ class Dims:
 
     @property
     def patch_dim(self) -> int:
-        return self.p * self.p * self.C
+        """Patch size of the first camera (the only one in format 1)."""
+        return self.camera_patch_dim(0)
+
+    def patch_proj_name(self, c: int) -> str:
+        """The tensor-name prefix of camera c's patch projection."""
+        return "patch_proj" if self.legacy else f"patch_proj.{c}"
 
     def read_depth(self, i: int) -> int:
         """Blocks run before read i: exit i reads after block i·k; the reference read (i = 0)
@@ -80,27 +113,45 @@ class Dims:
         return i * self.k
 
     @classmethod
-    def from_parts(cls, architecture: dict, image_shape: Sequence[int], state_dim: int,
-                   action_dim: int, vocab_size: int) -> "Dims":
+    def from_parts(cls, architecture: dict, image_shape: Sequence[int] | None, state_dim: int,
+                   action_dim: int, vocab_size: int, *, cameras: Sequence | None = None,
+                   chunk: int = 1, criterion_actions: int = 1, format_version: int | None = None) -> "Dims":
+        """cameras: [(name, [H, W, C]), ...] in order; None = one camera `image` of image_shape.
+        format_version None: 1 when the network is expressible in format 1, else 2."""
         a = {key: require(architecture, key, "architecture.") for key in ARCHITECTURE_KEYS}
         hd = {key: require(a["head"], key, "architecture.head.") for key in HEAD_KEYS}
-        H, W, C = (int(v) for v in image_shape)
+        if cameras is None:
+            cameras = [("image", image_shape)]
+        cams = tuple((str(name), *(int(v) for v in shape)) for name, shape in cameras)
+        if not cams or any(len(c) != 4 for c in cams):
+            raise ValueError("cameras must be one or more (name, [H, W, C])")
+        _, H, W, C = cams[0]
         dims = cls(d=int(a["width"]), heads=int(a["heads"]), m=int(a["mlp_hidden"]),
                    blocks=int(a["blocks"]), k=int(a["exit_every"]), p=int(a["patch_size"]),
                    L=int(a["instruction_tokens"]), pool=str(a["pool"]), eps=float(a["norm_eps"]),
                    h=int(hd["lstm_hidden"]), layers=int(hd["lstm_layers"]), mh=int(hd["mlp_hidden"]),
-                   H=H, W=W, C=C, D=int(state_dim), A=int(action_dim), V=int(vocab_size))
+                   H=H, W=W, C=C, D=int(state_dim), A=int(action_dim), V=int(vocab_size),
+                   cameras=cams, chunk=int(chunk), K=int(criterion_actions), format_version=2)
+        if format_version is None:
+            format_version = 1 if dims.expressible_in_v1 else 2
+        if format_version not in (1, 2) or (format_version == 1 and not dims.expressible_in_v1):
+            raise ValueError(f"format_version {format_version} cannot describe this network "
+                             "(format 1: one camera 'image', chunk 1)")
+        dims = dataclasses.replace(dims, format_version=format_version)
         dims.validate()
         return dims
 
     @classmethod
     def from_manifest(cls, manifest: dict) -> "Dims":
-        image, state = manifest_inputs(manifest)
+        cameras, state = manifest_inputs(manifest)
         vocabulary = require(manifest, "vocabulary", "")
         action = require(manifest, "action", "")
-        return cls.from_parts(require(manifest, "architecture", ""), image, state[0],
+        chunk, _, k = manifest_chunk(manifest)
+        return cls.from_parts(require(manifest, "architecture", ""), None, state[0],
                               int(require(action, "dim", "action.")),
-                              len(require(vocabulary, "words", "vocabulary.")))
+                              len(require(vocabulary, "words", "vocabulary.")),
+                              cameras=cameras, chunk=chunk, criterion_actions=k,
+                              format_version=manifest.get("format_version"))
 
     def validate(self) -> None:
         positive = dict(width=self.d, heads=self.heads, mlp_hidden=self.m, blocks=self.blocks,
@@ -116,30 +167,66 @@ class Dims:
             raise ValueError(f"blocks ({self.blocks}) must be a multiple of exit_every ({self.k})")
         if self.d % self.heads:
             raise ValueError(f"width ({self.d}) must be a multiple of heads ({self.heads})")
-        if self.H % self.p or self.W % self.p:
-            raise ValueError(f"image {self.H}x{self.W} is not a multiple of patch_size {self.p}")
+        names = [c[0] for c in self.cameras]
+        if len(set(names)) != len(names) or "state" in names:
+            raise ValueError(f"camera names must be unique and not 'state': {names}")
+        for name, H, W, C in self.cameras:
+            if not CAMERA_NAME.fullmatch(name):
+                raise ValueError(f"camera name '{name}' must be 1-64 characters of A-Z a-z 0-9 _")
+            if min(H, W, C) <= 0 or H % self.p or W % self.p:
+                raise ValueError(f"camera '{name}' {H}x{W}x{C} is not a multiple of patch_size {self.p}")
+        if self.chunk < 1 or not 1 <= self.K <= self.chunk:
+            raise ValueError(f"action chunk H = {self.chunk} must be >= 1 and criterion K = {self.K} in 1 … H")
         if self.pool not in POOLS:
             raise ValueError(f"pool must be one of {POOLS}, got '{self.pool}'")
 
 
-def manifest_inputs(manifest: dict) -> tuple[list[int], list[int]]:
-    """(image shape [H, W, C], state shape [D]) from the manifest's two inputs."""
+def manifest_inputs(manifest: dict) -> tuple[list[tuple[str, list[int]]], list[int]]:
+    """([(camera name, [H, W, C]), ...] in order, state shape [D]) from the manifest's inputs:
+    format 1 exactly `image` and `state`; format 2 one or more uint8 [H, W, C] cameras and one
+    float32 [D] input `state`."""
     inputs = require(manifest, "inputs", "")
-    by_name = {require(entry, "name", "inputs[]."): entry for entry in inputs}
-    if sorted(by_name) != ["image", "state"] or len(inputs) != 2:
-        raise ValueError("manifest: inputs must be exactly 'image' and 'state'")
-    for name, dtype, rank in (("image", "uint8", 3), ("state", "float32", 1)):
-        if require(by_name[name], "dtype", f"inputs.{name}.") != dtype:
-            raise ValueError(f"manifest: input '{name}' must be {dtype}")
-        if len(require(by_name[name], "shape", f"inputs.{name}.")) != rank:
-            raise ValueError(f"manifest: input '{name}' must have rank {rank}")
-    return [int(v) for v in by_name["image"]["shape"]], [int(v) for v in by_name["state"]["shape"]]
+    names = [require(entry, "name", "inputs[].") for entry in inputs]
+    if len(set(names)) != len(names) or "state" not in names:
+        raise ValueError("manifest: input names must be unique and include 'state'")
+    if manifest.get("format_version") == 1 and sorted(names) != ["image", "state"]:
+        raise ValueError("manifest: format 1 inputs must be exactly 'image' and 'state'")
+    cameras, state = [], None
+    for entry, name in zip(inputs, names):
+        dtype = require(entry, "dtype", f"inputs.{name}.")
+        shape = [int(v) for v in require(entry, "shape", f"inputs.{name}.")]
+        want = ("float32", 1) if name == "state" else ("uint8", 3)
+        if (dtype, len(shape)) != want:
+            raise ValueError(f"manifest: input '{name}' must be {want[0]} of rank {want[1]}")
+        if name == "state":
+            state = shape
+        else:
+            cameras.append((name, shape))
+    if not cameras:
+        raise ValueError("manifest: inputs need at least one camera (uint8 [H, W, C])")
+    return cameras, state
+
+
+def manifest_chunk(manifest: dict) -> tuple[int, float | None, int]:
+    """(H = action.chunk, action.period_s, K = criterion.first_actions); 1, None, 1 when absent."""
+    action = require(manifest, "action", "")
+    criterion = require(manifest, "criterion", "")
+    chunk = int(action.get("chunk", 1))
+    period = action.get("period_s")
+    k = int(criterion.get("first_actions", 1))
+    if manifest.get("format_version") == 1 and (chunk, k) != (1, 1):
+        raise ValueError("manifest: action.chunk and criterion.first_actions need format_version 2")
+    if chunk > 1 and not (isinstance(period, (int, float)) and period > 0):
+        raise ValueError("manifest: action.period_s (seconds, > 0) is required when action.chunk > 1")
+    return chunk, (None if period is None else float(period)), k
 
 
 def tensor_shapes(dims: Dims) -> dict[str, tuple[int, ...]]:
     """Every tensor of the bundle and its stored shape ([in, out] for linear weights)."""
     d, s = dims, {}
-    s["patch_proj.weight"], s["patch_proj.bias"] = (d.patch_dim, d.d), (d.d,)
+    for c in range(len(d.cameras)):
+        pre = d.patch_proj_name(c)
+        s[pre + ".weight"], s[pre + ".bias"] = (d.camera_patch_dim(c), d.d), (d.d,)
     s["state_proj.weight"], s["state_proj.bias"] = (d.D, d.d), (d.d,)
     s["word_embedding"] = (d.V, d.d)
     s["pos_embedding"] = (d.T, d.d)
@@ -160,7 +247,7 @@ def tensor_shapes(dims: Dims) -> dict[str, tuple[int, ...]]:
         s[f"head.lstm.{l}.weight_hh"] = (d.h, 4 * d.h)
         s[f"head.lstm.{l}.bias"] = (4 * d.h,)
     s["head.mlp.fc1.weight"], s["head.mlp.fc1.bias"] = (d.h, d.mh), (d.mh,)
-    s["head.mlp.fc2.weight"], s["head.mlp.fc2.bias"] = (d.mh, d.A), (d.A,)
+    s["head.mlp.fc2.weight"], s["head.mlp.fc2.bias"] = (d.mh, d.chunk * d.A), (d.chunk * d.A,)
     return s
 
 
@@ -316,11 +403,11 @@ class StepResult:
     """One step of one robot. Row r of features/actions/outputs/states is read r
     (0 = the reference read, r = exit r); only reads up to the chosen exit are present."""
     exit: int
-    action: torch.Tensor              # [A] clipped, denormalised: the answer
+    action: torch.Tensor              # [A] (H = 1) or [H, A] clipped, denormalised: the answer
     state: RecState                   # committed (h, c), each [layers, hidden]
     features: torch.Tensor            # [exit+1, d]
-    actions: torch.Tensor             # [exit+1, A] tentative clipped actions
-    outputs: torch.Tensor             # [exit+1, A] raw normalised head outputs y
+    actions: torch.Tensor             # [exit+1, A] or [exit+1, H, A] tentative clipped actions
+    outputs: torch.Tensor             # the same shape: raw normalised head outputs y
     distances: torch.Tensor           # [exit] dist_1 … dist_exit
     states: list[RecState] = field(default_factory=list)  # tentative state of each read
     word_ids: list[int] = field(default_factory=list)
@@ -333,11 +420,18 @@ class ReflexNet(nn.Module):
 
     Built from a manifest's `architecture` dict, the input shapes, the action size and the
     vocabulary. Normalisation (state_norm, action mean/std/low/high) and the criterion dims are
-    non-persistent buffers: they travel in the manifest, not in the weights."""
+    non-persistent buffers: they travel in the manifest, not in the weights.
 
-    def __init__(self, architecture: dict, image_shape: Sequence[int], state_dim: int,
+    cameras: [(name, [H, W, C]), ...] in input order (None: one camera `image` of image_shape);
+    chunk: H, the actions a step returns, one per control period period_s (seconds, required when
+    H > 1); criterion_actions: K, how many leading actions of the chunk the exit criterion compares.
+    With H = 1 actions are [A]; with H > 1, [H, A]."""
+
+    def __init__(self, architecture: dict, image_shape: Sequence[int] | None, state_dim: int,
                  action_dim: int, vocabulary: dict, *, state_norm: dict | None = None,
-                 action: dict | None = None, criterion_dims: Sequence[int] | None = None):
+                 action: dict | None = None, criterion_dims: Sequence[int] | None = None,
+                 cameras: Sequence | None = None, chunk: int = 1, period_s: float | None = None,
+                 criterion_actions: int = 1, format_version: int | None = None):
         super().__init__()
         self.architecture = architecture
         self.vocabulary = {"words": list(vocabulary["words"]), "pad": vocabulary["pad"],
@@ -346,8 +440,15 @@ class ReflexNet(nn.Module):
             if self.vocabulary[key] not in self.vocabulary["words"]:
                 raise ValueError(f"vocabulary.{key} '{self.vocabulary[key]}' is not in vocabulary.words")
         dm = self.dims = Dims.from_parts(architecture, image_shape, state_dim, action_dim,
-                                         len(self.vocabulary["words"]))
-        self.patch_proj = nn.Linear(dm.patch_dim, dm.d)
+                                         len(self.vocabulary["words"]), cameras=cameras, chunk=chunk,
+                                         criterion_actions=criterion_actions,
+                                         format_version=format_version)
+        if dm.chunk > 1 and not (period_s is not None and period_s > 0):
+            raise ValueError("period_s (seconds, > 0) is required when chunk > 1")
+        self.period_s = None if period_s is None else float(period_s)
+        # Format 1 keeps its one projection's name (`patch_proj.*`); format 2 has one per camera.
+        projections = [nn.Linear(dm.camera_patch_dim(c), dm.d) for c in range(len(dm.cameras))]
+        self.patch_proj = projections[0] if dm.legacy else nn.ModuleList(projections)
         self.state_proj = nn.Linear(dm.D, dm.d)
         self.word_embedding = nn.Parameter(torch.randn(dm.V, dm.d) * 0.02)
         self.pos_embedding = nn.Parameter(torch.randn(dm.T, dm.d) * 0.02)
@@ -355,7 +456,7 @@ class ReflexNet(nn.Module):
             self.readout_token = nn.Parameter(torch.randn(dm.d) * 0.02)
         self.blocks = nn.ModuleList(Block(dm.d, dm.heads, dm.m, dm.eps) for _ in range(dm.blocks))
         self.exit_norms = nn.ModuleList(nn.LayerNorm(dm.d, eps=dm.eps) for _ in range(dm.E + 1))
-        self.head = Head(dm.d, dm.h, dm.layers, dm.mh, dm.A)
+        self.head = Head(dm.d, dm.h, dm.layers, dm.mh, dm.chunk * dm.A)
 
         state_norm = state_norm or {"mean": [0.0] * dm.D, "std": [1.0] * dm.D}
         action = action or {"low": [-1.0] * dm.A, "high": [1.0] * dm.A,
@@ -384,18 +485,35 @@ class ReflexNet(nn.Module):
     def tokenize(self, instruction: str, vocabulary: dict | None = None) -> tuple[list[int], list[str]]:
         return tokenize(instruction, vocabulary or self.vocabulary, self.dims.L)
 
-    def embed(self, image: torch.Tensor, state: torch.Tensor, word_ids: torch.Tensor) -> torch.Tensor:
-        """Tokens + positions, x [B, T, d]. image [B, H, W, C] uint8 (or float in 0 … 255, e.g.
-        augmented), state [B, D] raw, word_ids [B, L] integer (any integer or float dtype)."""
+    @property
+    def camera_names(self) -> list[str]:
+        return [c[0] for c in self.dims.cameras]
+
+    @property
+    def action_shape(self) -> tuple[int, ...]:
+        """(A,) when H = 1, (H, A) otherwise."""
+        return (self.dims.A,) if self.dims.chunk == 1 else (self.dims.chunk, self.dims.A)
+
+    def embed(self, image, state: torch.Tensor, word_ids: torch.Tensor) -> torch.Tensor:
+        """Tokens + positions, x [B, T, d]. image: [B, H, W, C] uint8 (or float in 0 … 255, e.g.
+        augmented) for a one-camera net, or a sequence of such tensors, one per camera in order;
+        state [B, D] raw, word_ids [B, L] integer (any integer or float dtype)."""
         dm = self.dims
-        B = image.shape[0]
-        pixels = image.to(torch.float32) / 255 * 2 - 1
-        R, Cc = dm.H // dm.p, dm.W // dm.p
-        # [B, r, i, c, j, ch] → [B, r, c, i, j, ch]: patches row-major, channel fastest inside.
-        patches = (pixels.reshape(B, R, dm.p, Cc, dm.p, dm.C).permute(0, 1, 3, 2, 4, 5)
-                   .reshape(B, dm.P, dm.patch_dim))
+        images = [image] if isinstance(image, torch.Tensor) else list(image)
+        if len(images) != len(dm.cameras):
+            raise ValueError(f"{len(images)} images for {len(dm.cameras)} cameras {self.camera_names}")
+        projections = [self.patch_proj] if dm.legacy else list(self.patch_proj)
         state_token = self.state_proj((state.to(torch.float32) - self.state_mean) / self.state_std)
-        parts = [state_token[:, None], self.word_embedding[word_ids.long()], self.patch_proj(patches)]
+        parts = [state_token[:, None], self.word_embedding[word_ids.long()]]
+        for c, (pixels_u8, projection) in enumerate(zip(images, projections)):
+            _, H, W, C = dm.cameras[c]
+            B = pixels_u8.shape[0]
+            pixels = pixels_u8.to(torch.float32) / 255 * 2 - 1
+            R, Cc = H // dm.p, W // dm.p
+            # [B, r, i, c, j, ch] → [B, r, c, i, j, ch]: patches row-major, channel fastest inside.
+            patches = (pixels.reshape(B, R, dm.p, Cc, dm.p, C).permute(0, 1, 3, 2, 4, 5)
+                       .reshape(B, dm.camera_patches(c), dm.camera_patch_dim(c)))
+            parts.append(projection(patches))
         if dm.pool == "readout":
             parts.append(self.readout_token.expand(B, 1, dm.d))
         return torch.cat(parts, dim=1) + self.pos_embedding
@@ -439,16 +557,24 @@ class ReflexNet(nn.Module):
         """The training target for y: (action − mean) / std."""
         return (action - self.action_mean) / self.action_std
 
+    def head_output(self, top_h: torch.Tensor) -> torch.Tensor:
+        """The head MLP's normalised output from the top LSTM layer's h: [..., A] when H = 1,
+        [..., H, A] otherwise (row t = the action t control periods from now)."""
+        y = self.head.mlp(top_h)
+        return y if self.dims.chunk == 1 else y.unflatten(-1, (self.dims.chunk, self.dims.A))
+
     def head_step(self, feature: torch.Tensor, state: RecState):
-        """One head run from `state`: (action [B, A] clipped and denormalised,
-        y [B, A] raw normalised output, new (h, c))."""
+        """One head run from `state`: (action [B, A] or [B, H, A] clipped and denormalised,
+        y of the same shape, the raw normalised output, new (h, c))."""
         h, c = self.head.recur(feature, *state)
-        y = self.head.mlp(h[:, -1])
+        y = self.head_output(h[:, -1])
         return self.denormalise(y), y, (h, c)
 
     def distance(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-        """RMS distance over the criterion dims, [B]."""
+        """RMS distance over the criterion dims (and, for a chunk, its first K actions), [B]."""
         diff = (a - b).index_select(-1, self.criterion_index)
+        if self.dims.chunk > 1:
+            diff = diff[..., : self.dims.K, :].flatten(-2)
         return diff.square().mean(-1).sqrt()
 
     # -- inference
@@ -461,7 +587,8 @@ class ReflexNet(nn.Module):
         actions, stop at the first exit the rule accepts (the last exit always stops), commit
         that exit's head state.
 
-        obs: {"image": [H, W, C] uint8, "state": [D], and "instruction": str or "word_ids": [L]}.
+        obs: {each camera's name (format 1: "image"): [H, W, C] uint8, "state": [D], and
+        "instruction": str or "word_ids": [L]}.
         rec_state: committed (h, c), each [layers, hidden]; None = after a reset.
         stop_rule: f(exit i, dist_i) -> stop?, or a list of E thresholds (DeeR's rule);
         None never stops early."""
@@ -475,7 +602,7 @@ class ReflexNet(nn.Module):
         else:
             ids, unknown = self.tokenize(obs["instruction"])
         device = self.pos_embedding.device
-        image = torch.as_tensor(obs["image"], device=device)[None]
+        image = [torch.as_tensor(obs[name], device=device)[None] for name in self.camera_names]
         state = torch.as_tensor(obs["state"], dtype=torch.float32, device=device)[None]
         committed = (self.initial_state(1) if rec_state is None
                      else tuple(torch.as_tensor(s, device=device)[None] for s in rec_state))
@@ -511,25 +638,27 @@ class ReflexNet(nn.Module):
                        exits: torch.Tensor, rec_state: RecState | None = None):
         """Training forward over a time window; differentiable.
 
-        image [B, Tt, H, W, C] (uint8, or float in 0 … 255), state [B, Tt, D],
+        image [B, Tt, H, W, C] (uint8, or float in 0 … 255; a sequence of them, one per camera,
+        for several cameras), state [B, Tt, D],
         word_ids [B, Tt, L] or [B, L] (the same instruction at every step),
         exits [B, Tt] or [Tt] integers in 0 … E: the read whose head state is carried to the next
         time step (DeeR trains the shared head on randomly chosen exits per step, so that it
         tolerates the mixed-depth history the runtime produces).
         rec_state: (h, c) [B, layers, hidden] before the window; None = zeros.
 
-        Returns (y [B, Tt, E+1, A]: every read's normalised head output, each from the state
+        Returns (y [B, Tt, E+1, A] ([B, Tt, E+1, H, A] for a chunk): every read's normalised head output, each from the state
         carried along the chosen exits — compare with normalise_action(target); index 0 is the
         reference read — and the state after the window)."""
-        B, Tt = image.shape[:2]
+        images = [image] if isinstance(image, torch.Tensor) else list(image)
+        B, Tt = images[0].shape[:2]
         E1 = self.dims.E + 1
         if word_ids.dim() == 2:
             word_ids = word_ids[:, None].expand(B, Tt, word_ids.shape[-1])
-        exits = torch.as_tensor(exits, device=image.device).long()
+        exits = torch.as_tensor(exits, device=images[0].device).long()
         if exits.dim() == 1:
             exits = exits[None].expand(B, Tt)
         # The backbone has no memory: run every frame of the window as one batch.
-        features = self.exit_features(image.flatten(0, 1), state.flatten(0, 1),
+        features = self.exit_features([i.flatten(0, 1) for i in images], state.flatten(0, 1),
                                       word_ids.flatten(0, 1)).unflatten(0, (B, Tt))
         h, c = self.initial_state(B) if rec_state is None else rec_state
         last = []
@@ -541,5 +670,5 @@ class ReflexNet(nn.Module):
             last.append(hs[:, :, -1])
             pick = exits[:, t].view(B, 1, 1, 1).expand(B, 1, *hs.shape[2:])
             h, c = hs.gather(1, pick)[:, 0], cs.gather(1, pick)[:, 0]
-        y = self.head.mlp(torch.stack(last, 1))
+        y = self.head_output(torch.stack(last, 1))
         return y, (h, c)

@@ -13,6 +13,6 @@ def random_net(name: str = "tiny", seed: int = 1):
 def random_obs(net, seed: int = 0, instruction: str = "open the drawer"):
     rng = np.random.default_rng(seed)
     dm = net.dims
-    return {"image": rng.integers(0, 256, (dm.H, dm.W, dm.C), dtype=np.uint8),
-            "state": rng.standard_normal(dm.D).astype(np.float32),
-            "instruction": instruction}
+    obs = {name: rng.integers(0, 256, (H, W, C), dtype=np.uint8) for name, H, W, C in dm.cameras}
+    obs.update(state=rng.standard_normal(dm.D).astype(np.float32), instruction=instruction)
+    return obs

@@ -6,9 +6,9 @@ import ReflexEngine
 /// the same weights and thread count, and a plain sgemm at the model's shapes — one run.
 public struct EngineBench {
     public struct Options {
-        public var configs = ["default", "large"]
+        public var configs = ["default", "default-chunked", "large"]
         public var threads = [1, 2]
-        public var iterations: [String: Int] = ["default": 200, "large": 20]
+        public var iterations: [String: Int] = ["default": 200, "default-chunked": 200, "large": 20]
         public var warmup = 5
         public var withPython = true
         public var bundleRoot = NSHomeDirectory() + "/.cache/reflex/bench"
@@ -49,6 +49,7 @@ public struct EngineBench {
                     let flops = Double(policy.cost.exitFLOPs[i])
                     var c: [String: Any] = [
                         "config": config, "threads": threads, "exit": i + 1, "gflops": flops / 1e9,
+                        "cameras": policy.manifest.cameras.count, "chunk": policy.manifest.chunk,
                         "swift_us": s.median, "swift_us_p99": s.p99,
                         "swift_gflops": flops / s.median / 1e3, "sgemm_gflops": sgemm,
                     ]
@@ -71,7 +72,9 @@ public struct EngineBench {
     func measureSwift(_ policy: MultiExitPolicy, threads: Int, iterations: Int) throws -> [LatencySummary] {
         let m = policy.manifest
         var rng = SystemRandomNumberGenerator()
-        let image = (0..<m.imageInput.shape.reduce(1, *)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+        // One buffer holds every camera's image, one after the other.
+        let sizes = m.cameras.map { $0.shape.reduce(1, *) }
+        let image = (0..<sizes.reduce(0, +)).map { _ in UInt8.random(in: 0...255, using: &rng) }
         let state = (0..<m.stateInput.shape[0]).map { _ in Float.random(in: -1...1, using: &rng) }
         let words = policy.tokenizer.tokenize("open the drawer").ids
         let ws = policy.makeWorkspace(threads: threads)
@@ -79,7 +82,9 @@ public struct EngineBench {
         var results: [LatencySummary] = []
         try image.withUnsafeBytes { img in
             try state.withUnsafeBytes { st in
-                let obs = Observation(image: img, state: st, words: words)
+                let offsets = sizes.indices.map { sizes[..<$0].reduce(0, +) }
+                let obs = Observation(images: zip(offsets, sizes).map { UnsafeRawBufferPointer(rebasing: img[$0..<($0 + $1)]) },
+                                      state: st, words: words)
                 for exit in 1...policy.cost.exits {
                     var rule = FixedExitRule(exit: exit)
                     var rec = policy.makeState()
@@ -124,10 +129,10 @@ public struct EngineBench {
 
     /// A short table of the cases for people (the JSON line follows it).
     public static func table(_ cases: [[String: Any]]) -> String {
-        var s = "config   thr exit  GFLOP   swift_us  pytorch_us  onnxrt_us  pt/swift  ort/swift  swift_GF/s  sgemm_GF/s\n"
+        var s = "config           thr exit  GFLOP   swift_us  pytorch_us  onnxrt_us  pt/swift  ort/swift  swift_GF/s  sgemm_GF/s\n"
         for c in cases {
             func v(_ k: String) -> Double { c[k] as? Double ?? .nan }
-            s += (c["config"] as! String).padding(toLength: 8, withPad: " ", startingAt: 0)
+            s += (c["config"] as! String).padding(toLength: 16, withPad: " ", startingAt: 0)
             s += String(format: " %3d %4d %6.3f %10.1f %11.1f %10.1f %9.2f %10.2f %11.1f %11.1f\n",
                         c["threads"] as! Int, c["exit"] as! Int, v("gflops"), v("swift_us"),
                         v("pytorch_us"), v("onnxruntime_us"), v("pytorch_over_swift"), v("onnxruntime_over_swift"),

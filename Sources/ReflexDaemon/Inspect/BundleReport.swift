@@ -7,6 +7,17 @@ public struct BundleReport {
 
     public init(directory: String) throws { bundle = try ModelBundle(directory: directory) }
 
+    /// `action`: dtype, shape (`[A]`, or `[H, A]` for a chunk), bounds; `chunk` and `period_s` when H > 1.
+    var actionObject: [String: Any] {
+        let m = bundle.manifest
+        var action: [String: Any] = ["dtype": "float32", "shape": m.actionShape, "low": m.action.low, "high": m.action.high]
+        if m.chunk > 1 {
+            action["chunk"] = m.chunk
+            action["period_s"] = m.action.periodS ?? NSNull()
+        }
+        return action
+    }
+
     public var json: [String: Any] {
         let m = bundle.manifest, c = bundle.cost
         return [
@@ -14,7 +25,8 @@ public struct BundleReport {
             "directory": bundle.directory,
             "sha256": bundle.sha256,
             "inputs": m.inputs.map { ["name": $0.name, "dtype": $0.dtype, "shape": $0.shape] as [String: Any] },
-            "action": ["dtype": "float32", "shape": [m.action.dim], "low": m.action.low, "high": m.action.high] as [String: Any],
+            "format_version": m.formatVersion,
+            "action": actionObject,
             "exits": (0..<c.exits).map { i in
                 ["index": i + 1, "gflops": c.exitGFLOPs[i], "resident_bytes": c.residentBytes[i],
                  "blocks": (i + 1) * c.exitEvery] as [String: Any]
@@ -27,7 +39,7 @@ public struct BundleReport {
                 "patch_size": m.architecture.patchSize, "pool": m.architecture.pool.rawValue,
                 "lstm_hidden": m.architecture.head.lstmHidden, "lstm_layers": m.architecture.head.lstmLayers,
             ] as [String: Any],
-            "criterion": ["distance": m.criterion.distance, "dims": m.criterion.dims] as [String: Any],
+            "criterion": ["distance": m.criterion.distance, "dims": m.criterion.dims, "first_actions": m.criterionActions] as [String: Any],
             "calibration_samples": bundle.calibration.count,
             "resident_bytes_measured": bundle.residentBytes,
             "observation": m.observation?.foundationObject ?? NSNull(),
@@ -43,7 +55,10 @@ public struct BundleReport {
         let m = bundle.manifest, c = bundle.cost
         var s = "model \(m.name)  sha256 \(bundle.sha256.prefix(16))…\n"
         s += "inputs: " + m.inputs.map { "\($0.name) \($0.dtype)\($0.shape)" }.joined(separator: ", ") + "\n"
-        s += "action: float32[\(m.action.dim)] in [\(m.action.low.map { "\($0)" }.joined(separator: ", "))] … [\(m.action.high.map { "\($0)" }.joined(separator: ", "))]\n"
+        s += "action: float32\(m.actionShape) in [\(m.action.low.map { "\($0)" }.joined(separator: ", "))] … [\(m.action.high.map { "\($0)" }.joined(separator: ", "))]\n"
+        if m.chunk > 1 {
+            s += "action.chunk: \(m.chunk)  action.period_s: \(m.action.periodS.map { "\($0)" } ?? "?")  criterion over the first \(m.criterionActions) actions\n"
+        }
         s += "vocabulary: \(m.vocabulary.words.count) words, \(m.architecture.instructionTokens) instruction tokens\n"
         s += "calibration: \(bundle.calibration.count) samples\n"
         s += "exit  blocks  GFLOPs    fraction  resident\n"

@@ -10,14 +10,16 @@ public struct ActionReply: Sendable, Equatable {
     /// The compute this step really spent.
     public var gflops: Double
     public var timing: StepTiming
-    /// Shape of the action tensor in frame 1 (float32), e.g. `[4]`.
+    /// Shape of the action tensor in frame 1 (float32): `[A]`, or `[H, A]` for a chunk of H actions.
     public var actionShape: [Int]
+    /// The control period of a chunk's actions, seconds; nil (and absent from the reply) when H = 1.
+    public var periodS: Double?
     /// Instruction words outside the model's vocabulary; omitted from the reply when empty.
     public var unknownWords: [String]
 
     public init(
         robot: String, seq: UInt64, exit: Int, exits: Int, reason: ExitReason, gflops: Double,
-        timing: StepTiming, actionShape: [Int], unknownWords: [String] = []
+        timing: StepTiming, actionShape: [Int], periodS: Double? = nil, unknownWords: [String] = []
     ) {
         self.robot = robot
         self.seq = seq
@@ -27,6 +29,7 @@ public struct ActionReply: Sendable, Equatable {
         self.gflops = gflops
         self.timing = timing
         self.actionShape = actionShape
+        self.periodS = periodS
         self.unknownWords = unknownWords
     }
 }

@@ -4,7 +4,8 @@
 /// replies are byte-for-byte reproducible and easy to eyeball in a capture. `robot` and `seq`
 /// are `null` when the request's header could not be parsed that far.
 public enum ReplyEncoder {
-    /// `{"v":1,"type":"action","robot",...,"tensors":[{"name":"action",...}]}`.
+    /// `{"v":1,"type":"action","robot",...,"tensors":[{"name":"action",...}]}`; `period_s` comes
+    /// just before `tensors`, only for a chunk (H > 1).
     public static func action(_ reply: ActionReply) -> [UInt8] {
         var writer = JSONWriter(capacity: 256)
         begin(&writer, type: "action", robot: reply.robot, seq: reply.seq)
@@ -18,6 +19,9 @@ public enum ReplyEncoder {
         writer.key("infer"); writer.integer(reply.timing.infer)
         writer.key("total"); writer.integer(reply.timing.total)
         writer.endObject()
+        if let period = reply.periodS {
+            writer.key("period_s"); writer.double(period)
+        }
         writer.key("tensors")
         writer.beginArray()
         tensorSpec(&writer, TensorSpec(name: "action", dtype: .float32, shape: reply.actionShape))

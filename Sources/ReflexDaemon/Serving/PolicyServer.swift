@@ -250,16 +250,18 @@ public final class PolicyServer {
         let deadlineUs = deadlineMs.map { $0 * 1000 }
         var session = sessions.session(robot, now: start, makeState: model.policy.makeState)
         let tokens = session.tokens(for: h.instruction ?? "", tokenizer: model.policy.tokenizer, model: model.bundle.sha256)
-        guard let image = p.request.tensor(named: "image"), let state = p.request.tensor(named: "state") else {
-            reply(error: WireError(.badTensor, "image and state are required", robot: robot, seq: h.seq), envelope: p.envelope)
+        let cameraNames = model.policy.manifest.cameras.map(\.name)
+        let images = cameraNames.compactMap { p.request.tensor(named: $0) }
+        guard images.count == cameraNames.count, let state = p.request.tensor(named: "state") else {
+            reply(error: WireError(.badTensor, "every camera (\(cameraNames.joined(separator: ", "))) and state are required", robot: robot, seq: h.seq), envelope: p.envelope)
             return
         }
         var recurrent = session.recurrent
         let outcome: BudgetedStep.Outcome
         do {
-            outcome = try image.frame.withUnsafeBytes { img in
+            outcome = try FrameBytes.withUnsafeBytes(of: images.map(\.frame)) { imgs in
                 try state.frame.withUnsafeBytes { st in
-                    try BudgetedStep.run(model: model, planner: &planner, observation: Observation(image: img, state: st, words: tokens.ids),
+                    try BudgetedStep.run(model: model, planner: &planner, observation: Observation(images: imgs, state: st, words: tokens.ids),
                                          recurrent: &recurrent, receipt: p.receipt, start: start, deadlineUs: deadlineUs)
                 }
             }
@@ -286,7 +288,8 @@ public final class PolicyServer {
         let gflops = Double(out.flops) / 1e9
 
         var reply = ActionReply(robot: robot, seq: h.seq, exit: out.exit, exits: model.exits, reason: outcome.reason, gflops: gflops,
-                                timing: StepTiming(queue: 0, infer: 0, total: 0), actionShape: [out.action.count],
+                                timing: StepTiming(queue: 0, infer: 0, total: 0), actionShape: model.policy.actionShape,
+                                periodS: model.policy.manifest.chunk > 1 ? model.policy.manifest.action.periodS : nil,
                                 unknownWords: tokens.unknownWords)
         let end = MonotonicClock.now()
         reply.timing = StepTiming(queue: UInt64(MonotonicClock.microseconds(from: p.receipt, to: start)),

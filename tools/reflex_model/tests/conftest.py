@@ -12,6 +12,6 @@ torch.set_num_threads(1)
 from reflex_model.testing import random_net  # noqa: E402
 
 
-@pytest.fixture(params=["tiny", "tiny-readout"])
+@pytest.fixture(params=["tiny", "tiny-readout", "tiny-chunked"])
 def net(request):
     return random_net(request.param)

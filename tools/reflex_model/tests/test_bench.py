@@ -13,8 +13,8 @@ from reflex_model.testing import random_net
 
 def test_exit_step_is_a_forced_step(net):
     inputs = example_inputs(net)
-    feeds = [torch.from_numpy(inputs[n]) for n in bench_runner.INPUT_NAMES]
-    obs = {"image": inputs["image"][0], "state": inputs["state"][0], "word_ids": inputs["word_ids"][0]}
+    feeds = [torch.from_numpy(inputs[n]) for n in bench_runner.input_names(net)]
+    obs = {name: inputs[name][0] for name in net.camera_names + ["state", "word_ids"]}
     rec = (torch.from_numpy(inputs["h"][0]), torch.from_numpy(inputs["c"][0]))
     for i in range(1, net.num_exits + 1):
         with torch.no_grad():
@@ -41,3 +41,14 @@ def test_runner_prints_one_json_line(tmp_path):
     assert all(e["max_abs_diff"] < 1e-4 for e in result["onnxruntime"]["exits"])
     assert result["torch_version"] == torch.__version__ and "onnxruntime_version" in result
     assert sorted(p.name for p in (tmp_path / "onnx").iterdir()) == [f"exit{i}.onnx" for i in range(1, 5)]
+
+
+def test_runner_measures_a_two_camera_chunk_bundle(tmp_path):
+    write_bundle(random_net("tiny-chunked"), tmp_path / "c", name="c")
+    out = io.StringIO()
+    with redirect_stdout(out):
+        bench_runner.main(["--bundle", str(tmp_path / "c"), "--threads", "1", "--iterations", "2",
+                           "--warmup", "1", "--onnx-dir", str(tmp_path / "onnx")])
+    result = json.loads(out.getvalue())
+    assert [e["exit"] for e in result["pytorch"]["exits"]] == [1, 2, 3]
+    assert all(e["max_abs_diff"] < 1e-4 for e in result["onnxruntime"]["exits"])

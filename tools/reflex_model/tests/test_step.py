@@ -83,7 +83,8 @@ def test_reference_read_position(net):
     result = net.step(obs, None, [1e9] * net.num_exits)
     ids = torch.tensor([result.word_ids])
     with torch.no_grad():
-        x = net.embed(torch.from_numpy(obs["image"])[None], torch.from_numpy(obs["state"])[None], ids)
+        images = [torch.from_numpy(obs[name])[None] for name in net.camera_names]
+        x = net.embed(images, torch.from_numpy(obs["state"])[None], ids)
         if net.dims.k > 1:                         # after block 1; else the token embeddings
             x = net.blocks[0](x)
         assert torch.allclose(net.exit_feature(0, x)[0], result.features[0], atol=1e-6)
@@ -115,11 +116,11 @@ def test_forward_window_matches_steps(net):
         thresholds = [-1.0] * (i - 1) + [1e9] * (net.num_exits - i + 1)
         results.append(net.step(o, rec, thresholds))
         rec = results[-1].state
-    image = torch.stack([torch.from_numpy(o["image"]) for o in obs])[None]
+    images = [torch.stack([torch.from_numpy(o[name]) for o in obs])[None] for name in net.camera_names]
     state = torch.stack([torch.from_numpy(o["state"]) for o in obs])[None]
     words = torch.tensor([results[0].word_ids])
-    y, (h, c) = net.forward_window(image, state, words, torch.tensor(exits))
-    assert y.shape == (1, len(exits), net.num_exits + 1, net.dims.A)
+    y, (h, c) = net.forward_window(images, state, words, torch.tensor(exits))
+    assert y.shape == (1, len(exits), net.num_exits + 1, *net.action_shape)
     for t, r in enumerate(results):
         assert torch.allclose(y[0, t, : r.exit + 1], r.outputs, atol=1e-5)
     assert torch.allclose(h[0], rec[0], atol=1e-5) and torch.allclose(c[0], rec[1], atol=1e-5)
@@ -137,8 +138,8 @@ def test_committed_fixtures_replay(name):
     rec = None
     for step in json.loads((directory / "episode.json").read_text()):
         t = step["step"]
-        obs = {"image": tensors[f"step{t}.image"], "state": tensors[f"step{t}.state"],
-               "instruction": step["instruction"]}
+        obs = {name: tensors[f"step{t}.{name}"] for name in net.camera_names}
+        obs.update(state=tensors[f"step{t}.state"], instruction=step["instruction"])
         result = net.step(obs, rec, step["thresholds"])
         assert result.exit == step["exit"] == int(tensors[f"step{t}.reached"]) - 1
         assert result.unknown_words == step["unknown_words"]
