@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import json
 import math
 import os
@@ -129,6 +130,9 @@ def parse_args(argv=None):
                     help="the cosine decay ends at --steps or when the time budget runs out, "
                          "whichever comes first (so a run cut by its budget still ends at the low LR; "
                          "not bit-reproducible across machines)")
+    ap.add_argument("--device", default="cpu",
+                    help="'cpu' (default) or e.g. 'cuda': training steps on that device, with the "
+                         "training frames held there; evaluation, calibration and export on the CPU")
     ap.add_argument("--quiet", action="store_true", help="log to the file only")
     return ap.parse_args(argv)
 
@@ -323,6 +327,17 @@ def main(argv=None) -> int:
     n_params = sum(p.numel() for p in net.parameters())
     log(f"model: {n_params / 1e6:.2f}M parameters, {E} exits, {net.dims.T} tokens, vocabulary "
         f"{len(vocabulary['words'])} words")
+    dev = torch.device(args.device)
+    if dev.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    net.to(dev)     # before the optimiser (its state is cast to the parameters' device on load)
+    if aux_heads is not None:
+        aux_heads.to(dev)
+        aux_mean, aux_std, frame_task = aux_mean.to(dev), aux_std.to(dev), frame_task.to(dev)
+    if dev.type != "cpu":   # the training frames live on the device: no copies per step
+        train = dataclasses.replace(train, **{k: getattr(train, k).to(dev) for k in
+                                              ("images", "states", "actions", "word_ids", "aux", "aux_valid")})
     opt = make_optimizer(net, args, aux_heads)
     streams = DS.EpisodeStreams(train, args.batch, args.window, rng)
     h, c = net.initial_state(args.batch)
@@ -339,7 +354,7 @@ def main(argv=None) -> int:
         opt.load_state_dict(ckpt["optimizer"])
         step, elapsed_before = ckpt["step"], ckpt["elapsed"]
         streams.load_state_dict(ckpt["streams"])
-        h, c = ckpt["carried"]
+        h, c = (t.to(dev) for t in ckpt["carried"])
         rng.bit_generator.state = ckpt["numpy_rng"]
         streams.rng = rng
         gen.set_state(ckpt["torch_gen"])
@@ -365,23 +380,37 @@ def main(argv=None) -> int:
     def elapsed() -> float:
         return elapsed_before + time.time() - t_start
 
+    def on_cpu(fn):
+        """Runs fn with the network on the CPU (evaluation and export read CPU tensors)."""
+        if dev.type == "cpu":
+            return fn()
+        net.cpu()
+        try:
+            return fn()
+        finally:
+            net.to(dev)
+
     def quick_val():
         if args.val_per_task <= 0:
             return None
-        r = C.evaluate(net, val, val.subset_episodes(args.val_per_task), seed=args.seed + 7,
-                       forced=False, calibration=False)
+        r = on_cpu(lambda: C.evaluate(net, val, val.subset_episodes(args.val_per_task),
+                                      seed=args.seed + 7, forced=False, calibration=False))
         with open(val_curves, "a", newline="") as f:
             csv.writer(f).writerow([step, f"{elapsed() / 60:.2f}"] + [f"{v:.5f}" for v in r["random"]["huber"]])
         return r
 
     def checkpoint():
+        on_cpu(checkpoint_cpu)
+
+    def checkpoint_cpu():
         save_checkpoint(ckpt_path, model=net.state_dict(), optimizer=opt.state_dict(), step=step,
-                        elapsed=elapsed(), streams=streams.state_dict(), carried=(h, c),
+                        elapsed=elapsed(), streams=streams.state_dict(), carried=(h.cpu(), c.cpu()),
                         numpy_rng=rng.bit_generator.state, torch_gen=gen.get_state(),
                         torch_rng=torch.get_rng_state(), args=vars(args) | {"demos": str(args.demos),
                         "out": str(args.out), "work": str(args.work)},
                         state_norm=state_norm, action=action, vocabulary=vocabulary,
-                        architecture=arch, aux=None if aux_heads is None else aux_heads.state_dict(),
+                        architecture=arch, aux=None if aux_heads is None else
+                        {k: v.cpu() for k, v in aux_heads.state_dict().items()},
                         aux_norm=aux_norm)
         write_bundle(net, args.work / "bundle-latest", name=args.name + "-interim",
                      observation=observation(train.image_shape[0], task_names, demos_manifest))
@@ -413,8 +442,9 @@ def main(argv=None) -> int:
         states = train.states[flat].reshape(B, W, -1)
         target = net.normalise_action(train.actions[flat].reshape(B, W, -1))
         words = train.word_ids[index[:, 0]]
-        keep = (~reset).to(torch.float32).view(B, 1, 1)
-        exits = torch.randint(1, E + 1, (B, W), generator=gen)
+        keep = (~reset).to(torch.float32).view(B, 1, 1).to(dev)
+        exits = torch.randint(1, E + 1, (B, W), generator=gen).to(dev)
+        valid = valid.to(dev)
         y, (h, c), feats = forward_window(net, images, states, words, exits, (h * keep, c * keep))
         h, c = h.detach(), c.detach()
         per = C.huber(y, target[:, :, None])                       # [B, W, E+1]
@@ -435,9 +465,9 @@ def main(argv=None) -> int:
             list(net.parameters()) + ([] if aux_heads is None else list(aux_heads.parameters())), args.clip))
         opt.step()
         step += 1
-        window_sums += per_exit.detach().double()
+        window_sums += per_exit.detach().double().cpu()
         if aux_per_exit is not None:
-            aux_sums += aux_per_exit.detach().double()
+            aux_sums += aux_per_exit.detach().double().cpu()
         window_n += 1
         with open(curves, "a", newline="") as f:
             csv.writer(f).writerow([step, f"{elapsed() / 60:.3f}", f"{opt.param_groups[0]['lr']:.6g}",
@@ -477,6 +507,10 @@ def main(argv=None) -> int:
             last_ckpt = time.time()
     log(f"training stopped: {stop_reason}; {elapsed() / 60:.1f} min")
     checkpoint()
+    if dev.type != "cpu":   # evaluation, calibration and export on the CPU
+        net.cpu()
+        train = dataclasses.replace(train, **{k: getattr(train, k).cpu() for k in
+                                              ("images", "states", "actions", "word_ids", "aux", "aux_valid")})
 
     # -- final evaluation, calibration and export
     t_e = time.time()
