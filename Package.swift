@@ -38,12 +38,17 @@ let package = Package(
             .product(name: "Yams", package: "Yams"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // Tooling beside the daemon, never linked into reflexd: benchmarks, fuzzers, the Swift
+        // client, bundle reports.
+        .target(name: "ReflexTools", dependencies: [
+            "ReflexDaemon", "ReflexEngine", "ReflexScheduler", "ZeroMQ", "COpenBLAS",
+        ]),
         .executableTarget(name: "reflexd", dependencies: [
             "ReflexDaemon", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "reflexctl", dependencies: [
-            "ReflexDaemon", "ReflexEngine", "ReflexScheduler", "ZeroMQ",
+            "ReflexTools", "ReflexDaemon", "ReflexEngine", "ReflexScheduler", "ZeroMQ",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
@@ -51,6 +56,7 @@ let package = Package(
         .target(name: "CAllocationCounter", path: "Tests/CAllocationCounter"),
         .testTarget(name: "ReflexEngineTests", dependencies: ["ReflexEngine", "CAllocationCounter"]),
         .testTarget(name: "ReflexSchedulerTests", dependencies: ["ReflexScheduler"]),
-        .testTarget(name: "ReflexDaemonTests", dependencies: ["ReflexDaemon"]),
+        .testTarget(name: "ReflexDaemonTests", dependencies: ["ReflexDaemon", "ReflexEngine"]),
+        .testTarget(name: "ReflexToolsTests", dependencies: ["ReflexTools", "ReflexDaemon"]),
     ]
 )

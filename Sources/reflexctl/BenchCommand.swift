@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ReflexDaemon
+import ReflexTools
 
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

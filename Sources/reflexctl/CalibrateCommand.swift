@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ReflexDaemon
+import ReflexTools
 import ReflexEngine
 import ReflexScheduler
 

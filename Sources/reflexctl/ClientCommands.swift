@@ -2,6 +2,7 @@ import ArgumentParser
 import ZeroMQ
 import Foundation
 import ReflexDaemon
+import ReflexTools
 
 /// Options every command that talks to a running daemon shares.
 struct DaemonConnection: ParsableArguments {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ReflexDaemon
+import ReflexTools
 
 #if canImport(Glibc)
 import Glibc

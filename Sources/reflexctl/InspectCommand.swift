@@ -1,5 +1,6 @@
 import ArgumentParser
 import ReflexDaemon
+import ReflexTools
 
 struct InspectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,5 +1,6 @@
 import ArgumentParser
 import ReflexDaemon
+import ReflexTools
 
 @main
 struct ReflexCLI: ParsableCommand {

@@ -1,46 +1,46 @@
 /// The keys of the config and the range each value must fall in, shared by the YAML loader and
 /// the control socket's live budget update so that both accept exactly the same values.
-enum ConfigRules {
+package enum ConfigRules {
     /// A check on a number, with the requirement in words for the error message.
-    struct NumberRule: Sendable {
+    package struct NumberRule: Sendable {
         let requirement: String
-        let accepts: @Sendable (Double) -> Bool
+        package let accepts: @Sendable (Double) -> Bool
     }
 
     /// A range for an integer, with the requirement in words.
-    struct IntegerRule: Sendable {
-        let range: ClosedRange<Int>
+    package struct IntegerRule: Sendable {
+        package let range: ClosedRange<Int>
         var requirement: String { "must be an integer from \(range.lowerBound) to \(range.upperBound)" }
     }
 
     // MARK: Ranges
 
-    static let averageFraction = NumberRule(requirement: "must be in (0, 1]") { $0 > 0 && $0 <= 1 }
+    package static let averageFraction = NumberRule(requirement: "must be in (0, 1]") { $0 > 0 && $0 <= 1 }
 
     // Every duration and size has an upper bound, so that no value the file or the control
     // socket can hold overflows a conversion in the daemon (`1e11` seconds once trapped in
     // `UInt64(seconds * 1e9)` at start and on SIGHUP, after passing --check-config).
     /// GFLOPs per step: far above any policy a robot computer runs.
-    static let averageGflops = NumberRule(requirement: "must be > 0 and at most 1000000") { $0 > 0 && $0 <= 1e6 }
+    package static let averageGflops = NumberRule(requirement: "must be > 0 and at most 1000000") { $0 > 0 && $0 <= 1e6 }
     /// A per-step deadline over one minute is a typo (a control loop runs at 1-1000 Hz).
-    static let deadlineMs = NumberRule(requirement: "must be > 0 and at most 60000 (one minute)") { $0 > 0 && $0 <= 60_000 }
+    package static let deadlineMs = NumberRule(requirement: "must be > 0 and at most 60000 (one minute)") { $0 > 0 && $0 <= 60_000 }
     /// MiB: up to 1 TiB.
-    static let memoryMB = NumberRule(requirement: "must be > 0 and at most 1048576 (1 TiB)") { $0 > 0 && $0 <= 1_048_576 }
+    package static let memoryMB = NumberRule(requirement: "must be > 0 and at most 1048576 (1 TiB)") { $0 > 0 && $0 <= 1_048_576 }
     /// Seconds: up to one week.
-    static let sessionIdleS = NumberRule(requirement: "must be > 0 and at most 604800 (one week)") { $0 > 0 && $0 <= 604_800 }
+    package static let sessionIdleS = NumberRule(requirement: "must be > 0 and at most 604800 (one week)") { $0 > 0 && $0 <= 604_800 }
     static let probeRate = NumberRule(requirement: "must be in [0, 1)") { $0 >= 0 && $0 < 1 }
     /// Bounded so a typo cannot make the scheduler allocate gigabytes of history.
-    static let window = IntegerRule(range: 1...1_048_576)
+    package static let window = IntegerRule(range: 1...1_048_576)
     /// Bounded: more compute threads than this is a typo on any robot computer.
-    static let threads = IntegerRule(range: 1...256)
+    package static let threads = IntegerRule(range: 1...256)
     /// Up to 1 GiB: ZeroMQ's own cut-off sits above it, and a bigger observation is a bug.
-    static let maxMessageBytes = IntegerRule(range: 1...1_073_741_824)
-    static let maxSessions = IntegerRule(range: 1...1_000_000)
-    static let pendingPerRobot = IntegerRule(range: 1...1_024)
+    package static let maxMessageBytes = IntegerRule(range: 1...1_073_741_824)
+    package static let maxSessions = IntegerRule(range: 1...1_000_000)
+    package static let pendingPerRobot = IntegerRule(range: 1...1_024)
 
     // MARK: Keys
 
-    static let rootKeys = ["model", "endpoints", "budget", "scheduler", "engine", "limits", "logging", "security"]
+    package static let rootKeys = ["model", "endpoints", "budget", "scheduler", "engine", "limits", "logging", "security"]
     static let endpointKeys = ["policy", "actions", "control"]
     static let budgetKeys = ["average_fraction", "average_gflops", "deadline_ms", "memory_mb"]
     static let schedulerKeys = ["mode", "probe_rate", "window"]
@@ -53,7 +53,7 @@ enum ConfigRules {
 
     /// Every key with its full path, to suggest `budget.deadline_ms` for a `deadline_ms`
     /// written in the wrong section.
-    static let allKeyPaths: [String] =
+    package static let allKeyPaths: [String] =
         ["model", "security.curve"]
         + endpointKeys.map { "endpoints.\($0)" }
         + budgetKeys.map { "budget.\($0)" }

@@ -2,7 +2,7 @@ import Foundation
 
 /// A ZeroMQ endpoint the daemon binds, checked before any socket sees it so that a typo is a
 /// config error with a line number rather than a zmq error at start-up.
-struct EndpointAddress: Equatable {
+package struct EndpointAddress: Equatable {
     enum Transport: String {
         case tcp, ipc, inproc
     }
@@ -11,14 +11,14 @@ struct EndpointAddress: Equatable {
     /// The endpoint string to bind (an ipc path made absolute).
     let endpoint: String
     /// Only loopback tcp, ipc and inproc are unreachable from other machines.
-    let isLocalOnly: Bool
+    package let isLocalOnly: Bool
 
     /// The longest ipc path a Unix socket address holds (sun_path is 108 bytes with the NUL).
     static let maxIPCPathBytes = 107
 
     /// Parses and checks `text`; a relative ipc path is resolved against `baseDirectory`.
     /// Returns the reason in words when the endpoint is not acceptable.
-    static func parse(_ text: String, baseDirectory: URL?) -> Result<EndpointAddress, EndpointProblem> {
+    package static func parse(_ text: String, baseDirectory: URL?) -> Result<EndpointAddress, EndpointProblem> {
         if let rest = text.dropPrefix("tcp://") {
             return parseTCP(rest, endpoint: text)
         }
@@ -77,7 +77,7 @@ struct EndpointAddress: Equatable {
 }
 
 /// Why an endpoint string was refused, in words.
-struct EndpointProblem: Error, Equatable {
+package struct EndpointProblem: Error, Equatable {
     let reason: String
     init(_ reason: String) { self.reason = reason }
 }

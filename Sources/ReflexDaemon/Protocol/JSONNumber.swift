@@ -5,7 +5,7 @@ public struct JSONNumber: Sendable, Equatable, CustomStringConvertible {
     public let text: String
 
     /// Trusts that `text` is valid JSON number syntax (the parser checked it).
-    init(validatedText text: String) {
+    package init(validatedText text: String) {
         self.text = text
     }
 

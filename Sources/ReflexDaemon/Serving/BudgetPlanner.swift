@@ -4,7 +4,7 @@ import ReflexScheduler
 /// The scheduler, as the daemon uses it: the threshold controller (average budget, probes),
 /// the deadline guard and the memory planner, built from the model's cost model and
 /// calibration data and a budget from the config or the control socket.
-struct BudgetPlanner {
+package struct BudgetPlanner {
     private(set) var controller: ThresholdController?
     var deadlineGuard: DeadlineGuard
     let memory: MemoryPlanner
@@ -12,7 +12,7 @@ struct BudgetPlanner {
     let costs: [Double]
     let configuration: ThresholdController.Configuration
 
-    init(cost: CostModel, calibration: [[Float]], budget: BudgetConfig, scheduler: SchedulerConfig) throws {
+    package init(cost: CostModel, calibration: [[Float]], budget: BudgetConfig, scheduler: SchedulerConfig) throws {
         costs = cost.exitGFLOPs
         memory = try MemoryPlanner(residentBytes: cost.residentBytes)
         deadlineGuard = try DeadlineGuard(costs: costs)

@@ -3,17 +3,17 @@ import ReflexScheduler
 
 /// One step under the budget: the scheduler's plan, the stop rule, the engine, and the
 /// scheduler's feedback. The serving loop and `reflexctl bench scheduler` both step through here.
-enum BudgetedStep {
-    struct Outcome {
-        let reason: ExitReason
-        let probe: Bool
+package enum BudgetedStep {
+    package struct Outcome {
+        package let reason: ExitReason
+        package let probe: Bool
         /// When the engine finished.
         let inferEnd: UInt64
     }
 
     /// Runs `model` on one observation; the action is in `model.output`, the candidate recurrent
     /// state in `recurrent` (the caller commits it only if the action is usable).
-    static func run(model: LoadedModel, planner: inout BudgetPlanner, observation: Observation,
+    package static func run(model: LoadedModel, planner: inout BudgetPlanner, observation: Observation,
                     recurrent: inout RecurrentState, receipt: UInt64, start: UInt64, deadlineUs: Double?) throws -> Outcome {
         let (thresholds, probe) = planner.plan(elapsedUs: MonotonicClock.microseconds(from: receipt, to: start), deadlineUs: deadlineUs)
         var rule = DaemonStopRule(thresholds: thresholds, probe: probe, deadlineUs: deadlineUs, receipt: receipt,

@@ -2,14 +2,14 @@ import ReflexEngine
 
 /// The model as served: the engine opened to the depth the memory cap allows, its reusable
 /// step buffers, and the request decoder that knows its inputs.
-final class LoadedModel {
-    let policy: MultiExitPolicy
+package final class LoadedModel {
+    package let policy: MultiExitPolicy
     let workspace: StepWorkspace
-    var output: StepOutput
+    package var output: StepOutput
     let decoder: RequestDecoder
     let directory: String
 
-    init(directory: String, upToExit: Int?, maxMessageBytes: Int, threads: Int) throws {
+    package init(directory: String, upToExit: Int?, maxMessageBytes: Int, threads: Int) throws {
         let bundle = try ModelBundle(directory: directory, upToExit: upToExit)
         policy = MultiExitPolicy(bundle: bundle)
         workspace = policy.makeWorkspace(threads: threads)
@@ -23,6 +23,6 @@ final class LoadedModel {
                                  ranges: ["state": InputRange.fromNormalisation(mean: norm.mean, std: norm.std)])
     }
 
-    var bundle: ModelBundle { policy.bundle }
-    var exits: Int { policy.cost.exits }
+    package var bundle: ModelBundle { policy.bundle }
+    package var exits: Int { policy.cost.exits }
 }

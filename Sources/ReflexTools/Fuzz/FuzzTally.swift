@@ -1,3 +1,4 @@
+import ReflexDaemon
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)

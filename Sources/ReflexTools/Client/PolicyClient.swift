@@ -1,4 +1,5 @@
 import Foundation
+import ReflexDaemon
 import ZeroMQ
 
 /// A DEALER client of the policy socket, for the `reflex` CLI and the transport benchmark.

@@ -1,3 +1,4 @@
+import ReflexDaemon
 /// The result of `FuzzRun.run`: one report per target fuzzed.
 public struct FuzzReport: Sendable {
     public var targets: [FuzzTargetReport]

@@ -1,4 +1,5 @@
 import Foundation
+import ReflexDaemon
 import ZeroMQ
 #if canImport(Glibc)
 import Glibc

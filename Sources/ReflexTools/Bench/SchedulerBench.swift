@@ -1,4 +1,5 @@
 import Foundation
+import ReflexDaemon
 import ReflexEngine
 import ReflexScheduler
 

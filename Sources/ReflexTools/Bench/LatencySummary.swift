@@ -1,3 +1,4 @@
+import ReflexDaemon
 /// Median and tail of a set of timings (microseconds). Benchmarks quote medians and ratios.
 public struct LatencySummary: Sendable {
     public let median: Double

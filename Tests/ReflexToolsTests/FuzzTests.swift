@@ -1,7 +1,9 @@
 import Foundation
 import Testing
 
-@testable import ReflexDaemon
+@testable import ReflexTools
+import ReflexDaemon
+import ReflexScheduler
 
 /// Hostile input (issue 5): every file of the committed corpus gets exactly its expected
 /// outcome, and a fixed-seed run of fuzzed inputs holds every invariant of the decoder and the

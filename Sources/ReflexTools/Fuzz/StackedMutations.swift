@@ -1,3 +1,5 @@
+import ReflexDaemon
+import ReflexScheduler
 /// How both fuzzers make input `index` of a run: one seed (a third of the time one the target
 /// accepts, so that mutations also probe what it lets through, not only what it refuses) with
 /// 1 to 6 stacked mutations. The random numbers come from `stream` of the run's `seed` at

@@ -1,4 +1,5 @@
 import Foundation
+import ReflexDaemon
 
 /// A deterministic mutational fuzzer for the policy socket's decoder: `RoutingEnvelope.split`
 /// then `RequestDecoder.decode`, as the serving loop runs them on every message.

@@ -1,3 +1,4 @@
+import ReflexDaemon
 /// What fuzzing one target found: how every input came out, what broke, and how fast it went.
 public struct FuzzTargetReport: Sendable {
     /// Inputs slower than this (decode or load only) are counted as slow.

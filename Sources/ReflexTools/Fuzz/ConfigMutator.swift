@@ -1,3 +1,5 @@
+import ReflexDaemon
+import ReflexScheduler
 /// Mutations of a YAML config text: values replaced with scalars YAML reads in surprising ways
 /// (base-60 integers, `.nan`, `yes`, tags, aliases), lines deleted, doubled, swapped or
 /// re-indented, keys added in the wrong section, and byte-level damage.
