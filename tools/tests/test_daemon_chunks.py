@@ -140,6 +140,9 @@ def test_reflexctl_inspect_lists_the_inputs_in_order_and_the_chunk():
         ("image", [32, 32, 3]), ("wrist_image", [16, 24, 3]), ("state", [6])]
     assert report["action"]["shape"] == [H, A]
     assert report["action"]["chunk"] == H and report["action"]["period_s"] == PERIOD
+    reference = cost_model(json.loads((CHUNKED / "manifest.json").read_text()))["exits"]
+    assert [e["gflops"] for e in report["exits"]] == [e["gflops"] for e in reference]
+    assert [e["resident_bytes"] for e in report["exits"]] == [e["resident_bytes"] for e in reference]
     text = run_reflex("inspect", CHUNKED).stdout
     assert "inputs: image uint8[32, 32, 3], wrist_image uint8[16, 24, 3], state float32[6]" in text
     assert "action.chunk: 8  action.period_s: 0.05" in text

@@ -120,7 +120,8 @@ class ChunkedPolicy(SocketOwner):
         else:
             self.starvations += 1
             result = ChunkedAction(self.hold_action.copy(), True, errors)
-        if (self._in_flight is None and self.planned - 1 < self.refill_at
+        remaining = len(self._plan) - 1          # planned after the action handed out now
+        if (self._in_flight is None and remaining < self.refill_at
                 and (self._not_before is None or self.clock() >= self._not_before)):
             self._request(observation, now, errors)
         self.ticks += 1

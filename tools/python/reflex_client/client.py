@@ -44,8 +44,10 @@ class ReflexClient(SocketOwner):
         self._socket = self._connect()
 
     def step(self, robot, instruction, image=None, state=None, deadline_ms=None, tensors=None):
-        """Sends one observation; returns ``(action, info)``: the action as a float32 array and
-        the reply header. ``tensors`` adds inputs by name (a dict or (name, array) pairs)."""
+        """Sends one observation; returns ``(action, info)``: the action as a float32 array —
+        [A], or [H, A] for a model with action chunks (``info["period_s"]`` is then the control
+        period of its rows) — and the reply header. ``tensors`` adds inputs by name (a dict or
+        (name, array) pairs): every camera of a model with several."""
         inputs = []
         if image is not None:
             inputs.append(("image", image))
