@@ -11,7 +11,7 @@ from reflex_client import ChunkedPolicy
 
 from .harness import REPO
 
-torch = pytest.importorskip("torch")
+import torch
 torch.set_num_threads(1)
 
 from reflex_model.bundle import read_bundle  # noqa: E402

@@ -10,7 +10,7 @@ import zmq
 from .harness import (EXITS, FIXTURE, INSTRUCTION, REFLEX, REFLEXD, RawDealer, module_daemon,
                       observation, step_frames)
 
-torch = pytest.importorskip("torch")
+import torch
 torch.set_num_threads(1)
 
 from reflex_model.bundle import read_bundle  # noqa: E402

@@ -91,7 +91,7 @@ def test_step_synthetic(daemon):
 
 
 def test_step_with_npy_files_equals_the_reference(daemon, tmp_path):
-    torch = pytest.importorskip("torch")
+    import torch
     torch.set_num_threads(1)
     from reflex_model.bundle import read_bundle
 
@@ -189,7 +189,7 @@ def test_fixed_mode_daemon_uses_the_calibrated_thresholds_and_matches_the_refere
         stats = daemon.stats()
         assert stats["thresholds"][:-1] == pytest.approx(thresholds[:-1], rel=1e-9)
         assert stats["thresholds"][-1] is None
-        torch = pytest.importorskip("torch")
+        import torch
         torch.set_num_threads(1)
         from reflex_model.bundle import read_bundle
         from reflex_model.cost import cost_model

@@ -131,8 +131,6 @@ def test_forward_window_matches_steps(net):
 @pytest.mark.parametrize("name", list(FIXTURES))
 def test_committed_fixtures_replay(name):
     directory = FIXTURE_DIR / name
-    if not (directory / "episode.json").exists():
-        pytest.skip("fixtures not generated")
     net, _ = read_bundle(directory)
     tensors = load_file(str(directory / "episode.safetensors"))
     rec = None
