@@ -33,22 +33,24 @@ let package = Package(
         .target(name: "ZeroMQ", dependencies: ["CZeroMQ"]),
         .target(name: "ReflexEngine", dependencies: ["COpenBLAS"], swiftSettings: engineFlags),
         .target(name: "ReflexScheduler"),
+        // The wire protocol as pure functions: request decoding, reply encoding, strict JSON.
+        .target(name: "ReflexWire"),
         .target(name: "ReflexDaemon", dependencies: [
-            "ZeroMQ", "ReflexEngine", "ReflexScheduler",
+            "ZeroMQ", "ReflexEngine", "ReflexScheduler", "ReflexWire",
             .product(name: "Yams", package: "Yams"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         // Tooling beside the daemon, never linked into reflexd: benchmarks, fuzzers, the Swift
         // client, bundle reports.
         .target(name: "ReflexTools", dependencies: [
-            "ReflexDaemon", "ReflexEngine", "ReflexScheduler", "ZeroMQ", "COpenBLAS",
+            "ReflexDaemon", "ReflexEngine", "ReflexScheduler", "ReflexWire", "ZeroMQ", "COpenBLAS",
         ]),
         .executableTarget(name: "reflexd", dependencies: [
             "ReflexDaemon", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "reflexctl", dependencies: [
-            "ReflexTools", "ReflexDaemon", "ReflexEngine", "ReflexScheduler", "ZeroMQ",
+            "ReflexTools", "ReflexDaemon", "ReflexEngine", "ReflexScheduler", "ReflexWire", "ZeroMQ",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
@@ -56,7 +58,8 @@ let package = Package(
         .target(name: "CAllocationCounter", path: "Tests/CAllocationCounter"),
         .testTarget(name: "ReflexEngineTests", dependencies: ["ReflexEngine", "CAllocationCounter"]),
         .testTarget(name: "ReflexSchedulerTests", dependencies: ["ReflexScheduler"]),
-        .testTarget(name: "ReflexDaemonTests", dependencies: ["ReflexDaemon", "ReflexEngine"]),
-        .testTarget(name: "ReflexToolsTests", dependencies: ["ReflexTools", "ReflexDaemon"]),
+        .testTarget(name: "ReflexDaemonTests", dependencies: ["ReflexDaemon", "ReflexEngine", "ReflexWire"]),
+        .testTarget(name: "ReflexWireTests", dependencies: ["ReflexWire"]),
+        .testTarget(name: "ReflexToolsTests", dependencies: ["ReflexTools", "ReflexDaemon", "ReflexWire"]),
     ]
 )

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ReflexDaemon
+import ReflexWire
 import ReflexTools
 import ReflexEngine
 import ReflexScheduler

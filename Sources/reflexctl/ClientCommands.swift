@@ -2,6 +2,7 @@ import ArgumentParser
 import ZeroMQ
 import Foundation
 import ReflexDaemon
+import ReflexWire
 import ReflexTools
 
 /// Options every command that talks to a running daemon shares.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import ReflexDaemon
+import ReflexWire
 import ReflexTools
 
 @main

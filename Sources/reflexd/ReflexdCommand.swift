@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import ReflexDaemon
+import ReflexWire
 
 @main
 struct ReflexdCommand: ParsableCommand {

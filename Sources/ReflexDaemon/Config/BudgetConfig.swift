@@ -1,3 +1,4 @@
+import ReflexWire
 /// The `budget` section: what a step may spend. Live-updatable over the control socket.
 public struct BudgetConfig: Sendable, Equatable {
     /// Default `average_fraction: 1.0` (CONTRACT section 4): full depth until told otherwise.

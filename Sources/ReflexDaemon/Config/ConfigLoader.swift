@@ -1,4 +1,5 @@
 import Foundation
+import ReflexWire
 import Yams
 
 /// Loads and validates `reflexd.yaml`. The one way to read a config: `reflexd --config`,

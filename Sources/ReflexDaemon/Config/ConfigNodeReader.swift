@@ -1,3 +1,4 @@
+import ReflexWire
 import Yams
 
 /// Reads typed values out of composed YAML nodes. Every problem is recorded with the node's

@@ -1,3 +1,4 @@
+import ReflexWire
 /// One thing wrong with a config, located in its file when it came from one.
 ///
 /// Rendered `FILE:LINE:COLUMN: message` (the form editors and CI annotate), or just the

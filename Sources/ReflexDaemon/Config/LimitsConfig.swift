@@ -1,3 +1,4 @@
+import ReflexWire
 /// The `limits` section: what protects the daemon from clients. Defaults are the shipped values.
 public struct LimitsConfig: Sendable, Equatable {
     /// Larger requests are answered `too_large`. 1...1 GiB; default 8 MiB.

@@ -1,3 +1,4 @@
+import ReflexWire
 import Logging
 
 /// The `logging` section.

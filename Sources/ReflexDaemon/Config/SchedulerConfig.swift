@@ -1,3 +1,4 @@
+import ReflexWire
 /// The `scheduler` section.
 public struct SchedulerConfig: Sendable, Equatable {
     /// Default `online`.

@@ -1,3 +1,4 @@
+import ReflexWire
 /// How exit thresholds are chosen (`scheduler.mode`).
 public enum SchedulerMode: String, Sendable, Equatable, CaseIterable {
     /// Thresholds adapt to the observations the robot really sends (the default).

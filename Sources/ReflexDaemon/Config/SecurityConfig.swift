@@ -1,3 +1,4 @@
+import ReflexWire
 /// The `security` section.
 public struct SecurityConfig: Sendable, Equatable {
     public var curve: CurveConfig

@@ -1,3 +1,4 @@
+import ReflexWire
 /// Refuses a config text with more YAML aliases (`*name`) than any config needs, before Yams
 /// reads it.
 ///

@@ -1,4 +1,5 @@
 import Foundation
+import ReflexWire
 import Logging
 
 /// What `reflexd` does, apart from parsing its arguments: check a config, or load it and serve.

@@ -1,4 +1,5 @@
 import Foundation
+import ReflexWire
 import Logging
 import ZeroMQ
 

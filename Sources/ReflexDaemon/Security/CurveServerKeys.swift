@@ -1,4 +1,5 @@
 import Foundation
+import ReflexWire
 import ZeroMQ
 
 /// The server's CURVE key pair and the public keys it admits, read from the files `reflexctl

@@ -1,3 +1,4 @@
+import ReflexWire
 #if canImport(Glibc)
 import Glibc
 #endif

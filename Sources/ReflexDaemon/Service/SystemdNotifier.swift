@@ -1,4 +1,5 @@
 import Foundation
+import ReflexWire
 #if canImport(Glibc)
 import Glibc
 #endif

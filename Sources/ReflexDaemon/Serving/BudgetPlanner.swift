@@ -1,3 +1,4 @@
+import ReflexWire
 import ReflexEngine
 import ReflexScheduler
 

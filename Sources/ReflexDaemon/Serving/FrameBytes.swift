@@ -1,3 +1,4 @@
+import ReflexWire
 /// Several frames' bytes at once, for an observation with several cameras.
 enum FrameBytes {
     /// Calls `body` with the bytes of every frame, in order; the pointers are valid only during the call.

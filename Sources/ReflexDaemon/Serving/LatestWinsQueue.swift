@@ -1,3 +1,4 @@
+import ReflexWire
 /// The steps waiting for the engine, oldest first, with latest-wins per robot
 /// (`limits.pending_per_robot`) and a cap on the whole queue (`capacity`).
 ///

@@ -1,3 +1,4 @@
+import ReflexWire
 import ReflexEngine
 
 /// The model as served: the engine opened to the depth the memory cap allows, its reusable

@@ -1,3 +1,4 @@
+import ReflexWire
 import Dispatch
 
 /// Monotonic time in nanoseconds: the daemon's only clock (timings, deadlines, idle sessions).

@@ -1,3 +1,4 @@
+import ReflexWire
 import ZeroMQ
 
 /// A decoded step request waiting for the engine. Its frames are the ones libzmq received:

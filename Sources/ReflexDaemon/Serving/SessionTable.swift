@@ -1,3 +1,4 @@
+import ReflexWire
 import ReflexEngine
 
 /// Sessions by robot id, with a cap and an idle timeout.

@@ -1,3 +1,4 @@
+import ReflexWire
 import ZeroMQ
 
 /// What a peer can make each socket hold, bounded (set before bind; see PolicyServer.init).

@@ -1,4 +1,5 @@
 import ReflexDaemon
+import ReflexWire
 /// Median and tail of a set of timings (microseconds). Benchmarks quote medians and ratios.
 public struct LatencySummary: Sendable {
     public let median: Double

@@ -1,5 +1,6 @@
 import Foundation
 import ReflexDaemon
+import ReflexWire
 import ReflexEngine
 import ReflexScheduler
 

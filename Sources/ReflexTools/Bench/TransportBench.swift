@@ -1,5 +1,6 @@
 import Foundation
 import ReflexDaemon
+import ReflexWire
 import ZeroMQ
 #if canImport(Glibc)
 import Glibc

@@ -1,5 +1,6 @@
 import Foundation
 import ReflexDaemon
+import ReflexWire
 import ZeroMQ
 
 /// A DEALER client of the policy socket, for the `reflex` CLI and the transport benchmark.

@@ -1,4 +1,5 @@
 import ReflexDaemon
+import ReflexWire
 /// The result of `FuzzRun.run`: one report per target fuzzed.
 public struct FuzzReport: Sendable {
     public var targets: [FuzzTargetReport]

@@ -1,4 +1,5 @@
 import ReflexDaemon
+import ReflexWire
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)

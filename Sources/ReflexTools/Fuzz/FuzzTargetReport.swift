@@ -1,4 +1,5 @@
 import ReflexDaemon
+import ReflexWire
 /// What fuzzing one target found: how every input came out, what broke, and how fast it went.
 public struct FuzzTargetReport: Sendable {
     /// Inputs slower than this (decode or load only) are counted as slow.

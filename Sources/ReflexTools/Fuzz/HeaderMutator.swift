@@ -1,4 +1,5 @@
 import ReflexDaemon
+import ReflexWire
 import ReflexScheduler
 /// Mutations of a parsed request header that keep it JSON: fields removed, replaced with values
 /// of the wrong type or at the edges of their range, tensor entries dropped, doubled, reordered

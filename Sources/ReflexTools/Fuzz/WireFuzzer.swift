@@ -1,5 +1,6 @@
 import Foundation
 import ReflexDaemon
+import ReflexWire
 
 /// A deterministic mutational fuzzer for the policy socket's decoder: `RoutingEnvelope.split`
 /// then `RequestDecoder.decode`, as the serving loop runs them on every message.

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-@testable import ReflexDaemon
+@testable import ReflexWire
 
 /// The policy socket's wire format (CONTRACT section 5): what is accepted, the exact error code
 /// of everything that is not, and replies that any JSON parser reads back.
