@@ -1,4 +1,4 @@
-/// A strict, allocation-light recursive-descent JSON parser over raw bytes.
+/// A strict recursive-descent JSON parser over raw bytes.
 ///
 /// Strict on purpose: the header of every request passes through here, including hostile
 /// ones, so anything RFC 8259 does not allow (trailing commas, NaN, comments, raw control
