@@ -26,12 +26,15 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
     ],
     targets: [
         .systemLibrary(name: "CZeroMQ", pkgConfig: "libzmq", providers: [.apt(["libzmq3-dev"])]),
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .target(name: "ZeroMQ", dependencies: ["CZeroMQ"]),
-        .target(name: "ReflexEngine", dependencies: ["COpenBLAS"], swiftSettings: engineFlags),
+        .target(name: "ReflexEngine", dependencies: [
+            "COpenBLAS", .product(name: "Crypto", package: "swift-crypto"),
+        ], swiftSettings: engineFlags),
         .target(name: "ReflexScheduler"),
         // The wire protocol as pure functions: request decoding, reply encoding, strict JSON.
         .target(name: "ReflexWire"),

@@ -69,7 +69,7 @@ public final class ModelBundle: @unchecked Sendable {
             hashed.append(calPath)
         }
         self.calibration = calibration
-        sha256 = try SHA256.hexDigest(ofFiles: hashed)
+        sha256 = try BundleDigest.hexDigest(ofFiles: hashed)
     }
 
     /// Bytes of weights held in memory (measured from the buffers allocated).

@@ -121,15 +121,21 @@ import Testing
         #expect(tok.tokenize("öffne").unknownWords == ["öffne"])
     }
 
-    @Test func sha256MatchesAKnownDigest() throws {
-        var h = SHA256()
-        Data("abc".utf8).withUnsafeBytes { h.update($0) }
-        #expect(h.finalize().map { String(format: "%02x", $0) }.joined()
-                == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
-        var h2 = SHA256()
-        let million = Data(repeating: UInt8(ascii: "a"), count: 1_000_000)
-        million.withUnsafeBytes { h2.update(UnsafeRawBufferPointer(rebasing: $0[0..<333])); h2.update(UnsafeRawBufferPointer(rebasing: $0[333...])) }
-        #expect(h2.finalize().map { String(format: "%02x", $0) }.joined()
-                == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+    /// The bundle's name is `cat manifest.json weights.safetensors calibration.safetensors | sha256sum`.
+    @Test func bundleDigestIsTheSHA256OfItsFilesInOrder() throws {
+        let dir = FixturePaths.bundle("tiny")
+        let bundle = try ModelBundle(directory: dir)
+        let sha = Process()
+        sha.executableURL = URL(fileURLWithPath: "/bin/sh")
+        sha.arguments = ["-c", "cat manifest.json weights.safetensors calibration.safetensors | sha256sum"]
+        sha.currentDirectoryURL = URL(fileURLWithPath: dir)
+        let pipe = Pipe()
+        sha.standardOutput = pipe
+        try sha.run()
+        sha.waitUntilExit()
+        let expected = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).prefix(64)
+        #expect(bundle.sha256 == String(expected))
+        // Opened again (a memory cap that moves): the same name, from the cache.
+        #expect(try ModelBundle(directory: dir, upToExit: 1).sha256 == bundle.sha256)
     }
 }
