@@ -29,7 +29,7 @@ enum ConfigRules {
 
     // MARK: Keys
 
-    static let rootKeys = ["model", "endpoints", "budget", "scheduler", "engine", "limits", "logging", "security"]
+    static let rootKeys = ["model", "endpoints", "budget", "scheduler", "engine", "limits", "logging", "security", "metrics", "trace"]
     static let endpointKeys = ["policy", "actions", "control"]
     static let budgetKeys = ["average_fraction", "average_gflops", "deadline_ms", "memory_mb"]
     static let schedulerKeys = ["mode", "probe_rate", "window"]
@@ -51,4 +51,6 @@ enum ConfigRules {
         + limitsKeys.map { "limits.\($0)" }
         + loggingKeys.map { "logging.\($0)" }
         + curveKeys.map { "security.curve.\($0)" }
+        + metricsKeys.map { "metrics.\($0)" }
+        + traceKeys.map { "trace.\($0)" }
 }
