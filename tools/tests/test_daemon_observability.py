@@ -6,12 +6,14 @@ import re
 import shutil
 import socket
 import subprocess
+import sys
 import time
+import urllib.parse
 import urllib.request
 
 import pytest
 
-from .harness import EXITS, INSTRUCTION, REFLEX, Daemon, RawDealer, observation, step_frames
+from .harness import EXITS, INSTRUCTION, REFLEX, REPO, Daemon, RawDealer, observation, step_frames
 from reflex_client import ReflexError
 
 PROMTOOL = shutil.which("promtool")
@@ -186,6 +188,13 @@ def test_trace_has_one_line_per_step_with_its_decision(start_daemon, tmp_path):
         assert line["queue_us"] <= line["total_us"] and line["infer_us"] <= line["total_us"]
     assert lines[-1]["robot"] == replies[-1]["robot"] and lines[-1]["seq"] == replies[-1]["seq"]
 
+    # The plot tool reads the live and rotated files and writes a PNG.
+    png = tmp_path / "trace.png"
+    done = subprocess.run([sys.executable, "-m", "reflex_trace.plot", *map(str, tmp_path.glob("trace.jsonl*")), "--out", str(png)],
+                          capture_output=True, text=True, timeout=120, cwd=REPO / "tools")
+    assert done.returncode == 0, done.stderr
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and f"{len(lines)} steps, 2 robots" in done.stdout
+
 
 def test_top_shows_robots_budget_and_exits_in_80x24_and_quits_on_q(start_daemon):
     assert TMUX, "tmux not installed (tools/setup installs it)"
@@ -221,3 +230,56 @@ def test_top_shows_robots_budget_and_exits_in_80x24_and_quits_on_q(start_daemon)
             assert subprocess.run([TMUX, "has-session", "-t", session], capture_output=True).returncode != 0, "top did not quit on q"
         finally:
             subprocess.run([TMUX, "kill-session", "-t", session], capture_output=True)
+
+
+def test_prometheus_scrapes_reflexd_and_answers_every_dashboard_query(start_daemon, tmp_path):
+    """The scrape config of docs/OPERATIONS.md in a real Prometheus server, and every query of
+    etc/grafana-reflexd.json evaluated by it."""
+    prometheus = shutil.which("prometheus")
+    assert prometheus, "prometheus not installed (tools/setup installs Debian's prometheus package)"
+    daemon = start_daemon({"metrics": {"listen": "127.0.0.1:0"}, "budget": {"average_fraction": 0.7, "deadline_ms": 40}})
+    target = re.match(r"http://([\d.:]+)/metrics", metrics_url(daemon)).group(1)
+    (tmp_path / "prometheus.yml").write_text(
+        "global: {scrape_interval: 1s}\n"
+        "scrape_configs:\n"
+        "  - job_name: reflexd\n"
+        f"    static_configs: [{{targets: ['{target}']}}]\n")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        web = f"127.0.0.1:{s.getsockname()[1]}"
+    server = subprocess.Popen([prometheus, f"--config.file={tmp_path / 'prometheus.yml'}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+                               f"--web.listen-address={web}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def query(expr):
+        url = f"http://{web}/api/v1/query?" + urllib.parse.urlencode({"query": expr})
+        with urllib.request.urlopen(url, timeout=10) as response:
+            answer = json.loads(response.read())
+        assert answer["status"] == "success", (expr, answer)
+        return answer["data"]["result"]
+
+    try:
+        with daemon.client() as client:
+            deadline = time.monotonic() + 60
+            seen = []
+            while time.monotonic() < deadline:
+                for t in range(10):
+                    step(client, f"prom-{t % 2}", t)
+                time.sleep(0.5)
+                try:
+                    seen = query('reflexd_steps_total{job="reflexd"}')
+                    up = query('up{job="reflexd"}')
+                except OSError:
+                    continue                                # the server is still starting
+                if seen and up and up[0]["value"][1] == "1" and len(query("reflexd_step_duration_seconds_count")) == 3:
+                    break
+            assert seen, "Prometheus never scraped reflexd"
+        dashboard = json.loads((REPO / "etc" / "grafana-reflexd.json").read_text())
+        exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+        assert len(exprs) >= 10
+        for expr in exprs:
+            query(expr.replace("$__rate_interval", "30s").replace("$instance", ".*"))
+        assert float(query("max(reflexd_budget_target_fraction)")[0]["value"][1]) == 0.7
+        assert float(query("max(reflexd_budget_deadline_seconds)")[0]["value"][1]) == 0.04
+    finally:
+        server.terminate()
+        server.wait(20)

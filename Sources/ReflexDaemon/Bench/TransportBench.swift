@@ -95,13 +95,15 @@ public struct TransportBench {
 final class DaemonProcess {
     let process = Process()
     let policyEndpoint: String
+    let controlEndpoint: String
     let directory: String
 
     init(reflexd: String, bundle: String, extraYAML: String = "") throws {
-        directory = NSTemporaryDirectory() + "reflex-bench-\(getpid())"
+        directory = NSTemporaryDirectory() + "reflex-bench-\(getpid())-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let ports = (0..<3).map { _ in Self.freePort() }
         policyEndpoint = "tcp://127.0.0.1:\(ports[0])"
+        controlEndpoint = "tcp://127.0.0.1:\(ports[2])"
         let yaml = """
         model: \(bundle)
         endpoints:

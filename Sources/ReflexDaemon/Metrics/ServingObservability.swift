@@ -60,6 +60,7 @@ final class ServingObservability {
     func removeRobot(_ robot: String) {
         robots.remove(robot)
         metrics?.removeRobot(robot)
+        lastRefresh = 0  // the next refresh shows the session count without waiting
     }
 
     /// Sets the gauges when at least `intervalNs` passed since the last time (or `force`).

@@ -34,7 +34,7 @@ struct StepTraceRecord: Sendable {
         func opt(_ x: Double?) -> String { x.map(num) ?? "null" }
         let d = distances.map { $0.isFinite ? "\($0)" : "null" }.joined(separator: ",")
         let t = thresholds.map(num).joined(separator: ",")
-        var s = #"{"t":\#(String(format: "%.6f", time)),"robot":"\#(robot)","seq":\#(seq.map(String.init) ?? "null"),"#
+        var s = #"{"t":\#(time),"robot":"\#(robot)","seq":\#(seq.map(String.init) ?? "null"),"#
         s += #""exit":\#(exit),"reason":"\#(reason.rawValue)","probe":\#(probe),"distances":[\#(d)],"thresholds":[\#(t)],"#
         s += #""gflops":\#(num(gflops)),"fraction":\#(num(fraction)),"target_fraction":\#(num(targetFraction)),"#
         s += #""realised_fraction":\#(opt(realisedFraction)),"deadline_ms":\#(opt(deadlineMs)),"missed":\#(missed),"#

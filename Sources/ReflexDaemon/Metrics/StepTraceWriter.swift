@@ -12,12 +12,15 @@ final class StepTraceWriter: @unchecked Sendable {
     private var writtenCount = 0
     private var thread: Thread?
     private let done = DispatchSemaphore(value: 0)
+    /// How often the writer thread looks for lines to write, seconds.
+    let flushInterval: Double
     private var file: FileHandle
     private var fileBytes: Int
 
     /// Opens (appends to) the trace file; throws when it cannot be created.
-    init(config: TraceConfig) throws {
+    init(config: TraceConfig, flushInterval: Double = 0.1) throws {
         self.config = config
+        self.flushInterval = flushInterval
         (file, fileBytes) = try Self.open(config.path)
         pending.reserveCapacity(config.bufferLines)
     }
@@ -39,7 +42,9 @@ final class StepTraceWriter: @unchecked Sendable {
         condition.lock()
         if pending.count < config.bufferLines {
             pending.append(record)
-            if pending.count == 1 { condition.signal() }
+            // The writer wakes by itself every `flushInterval`; waking it per step would cost
+            // the serving thread a futex call and a context switch each time.
+            if pending.count == max(1, config.bufferLines / 2) { condition.signal() }
         } else {
             droppedCount += 1
         }
@@ -60,7 +65,10 @@ final class StepTraceWriter: @unchecked Sendable {
         batch.reserveCapacity(config.bufferLines)
         while true {
             condition.lock()
-            while pending.isEmpty && !closing { condition.wait() }
+            // Batches: one wake-up and one write per interval, sooner only when half full.
+            if !closing && pending.count < max(1, config.bufferLines / 2) {
+                _ = condition.wait(until: Date(timeIntervalSinceNow: flushInterval))
+            }
             let last = closing
             swap(&batch, &pending)
             condition.unlock()

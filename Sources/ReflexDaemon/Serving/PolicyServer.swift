@@ -349,8 +349,9 @@ public final class PolicyServer {
         for _ in 0..<64 {
             guard let frames = (try? controlSocket.tryReceiveMultipart()) ?? nil else { return }
             let answer = control(frames.first.map { $0.bytes } ?? [])
-            _ = try? controlSocket.send([answer])
+            // Gauges first, so that a scrape after the answer sees what the command did.
             observability.refresh(now: MonotonicClock.now(), force: true) { servingSnapshot }
+            _ = try? controlSocket.send([answer])
         }
     }
 
