@@ -18,8 +18,8 @@ struct TopScreen {
         let model = stats["model"] as? String ?? "?"
         let sha = (stats["model_sha256"] as? String).map { String($0.prefix(8)) } ?? ""
         let state = (stats["paused"] as? Bool) == true ? "PAUSED" : "serving"
-        out.append("reflexd \(model) \(sha)  \(state)  \(steps) steps  \(rate.map { fmt($0, 1) } ?? "-")/s  "
-                   + "\(int(stats["sessions"])) sessions   \(clock)")
+        out.append("\(clock)  reflexd \(model) \(sha)  \(state)  \(steps) steps  \(rate.map { fmt($0, 1) } ?? "-")/s  "
+                   + "\(int(stats["sessions"])) sessions")
         let budget = stats["budget"] as? [String: Any] ?? [:]
         let target = (budget["average_fraction"] as? Double).map { fmt($0, 2) }
             ?? (budget["average_gflops"] as? Double).map { "\(fmt($0, 3)) GFLOP" } ?? "-"
