@@ -25,6 +25,13 @@ import Testing
         #expect(config.trace == nil)
     }
 
+    @Test func theShippedConfigServesMetricsOnLoopbackAndDoesNotTrace() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let config = try ConfigLoader.load(path: root.appendingPathComponent("etc/reflexd.yaml").path)
+        #expect(config.metrics == MetricsConfig(host: "127.0.0.1", port: 9464))
+        #expect(config.trace == nil)
+    }
+
     @Test func metricsListenReadsHostAndPort() throws {
         let v4 = try ConfigLoader.load(yaml: "model: m\nmetrics: {listen: 127.0.0.1:9464}\n", path: Self.path)
         #expect(v4.metrics == MetricsConfig(host: "127.0.0.1", port: 9464))

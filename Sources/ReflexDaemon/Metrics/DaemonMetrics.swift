@@ -9,8 +9,7 @@ final class DaemonMetrics {
     /// Latency buckets, seconds: a 1-2-5 ladder plus a fine grid around the deadline.
     let latencyBuckets: [Double]
 
-    private let exits: Int
-    private let steps: [[Counter]]  // [exit - 1][reason]
+    private var steps: [[Counter]]  // [exit - 1][reason]; grows if a reload brings a deeper model
     private let errors: [String: Counter]
     private let probes, misses, curveDenials, traceDropped: Counter
     private let queue, infer, total: ValueHistogram
@@ -26,15 +25,11 @@ final class DaemonMetrics {
     ///   - deadlineMs: the deadline at start, milliseconds; the latency buckets are finest around it
     ///     (around 50 ms when there is none).
     init(exits: Int, deadlineMs: Double?) {
-        self.exits = exits
         let buckets = Self.buckets(deadlineSeconds: (deadlineMs ?? 50) / 1000)
         latencyBuckets = buckets
         let r = registry
-        steps = (1...exits).map { exit in
-            ExitReason.allCases.map { reason in
-                r.makeCounter(descriptor: named("reflexd_steps_total", "Steps answered with an action, by the exit that answered and why it stopped there."), labels: [("exit", "\(exit)"), ("reason", reason.rawValue)])
-            }
-        }
+        steps = []
+        thresholds = []
         var errors: [String: Counter] = [:]
         for code in WireErrorCode.allCases {
             errors[code.rawValue] = r.makeCounter(descriptor: named("reflexd_request_errors_total", "Requests answered with an error reply, by error code."), labels: [("code", code.rawValue)])
@@ -66,7 +61,6 @@ final class DaemonMetrics {
         sessions = r.makeGauge(descriptor: named("reflexd_sessions", "Robots with a session."))
         paused = r.makeGauge(descriptor: named("reflexd_paused", "1 while the operator has paused the daemon, else 0."))
         queued = r.makeGauge(descriptor: named("reflexd_queued_steps", "Steps waiting to be served."))
-        thresholds = Array(repeating: nil, count: exits)
         let arch: String
         #if arch(x86_64)
         arch = "x86_64"
@@ -77,11 +71,26 @@ final class DaemonMetrics {
         #endif
         r.makeGauge(descriptor: named("reflexd_build_info", "Build of the running reflexd (value 1)."), labels: [("version", ReflexVersion.string), ("arch", arch)]).set(1.0)
         modelExits.set(Double(exits))
+        grow(exits: exits)
+    }
+
+    /// Series for exits 1...`exits` (all stop reasons, from 0), so that rates exist before the first step.
+    private func grow(exits: Int) {
+        while steps.count < exits {
+            let exit = steps.count + 1
+            steps.append(ExitReason.allCases.map { reason in
+                registry.makeCounter(
+                    descriptor: named("reflexd_steps_total", "Steps answered with an action, by the exit that answered and why it stopped there."),
+                    labels: [("exit", "\(exit)"), ("reason", reason.rawValue)])
+            })
+            thresholds.append(nil)
+        }
     }
 
     /// One served step. Times in microseconds, as the serving loop measures them.
     func recordStep(robot: String, exit: Int, reason: ExitReason, probe: Bool, missed: Bool,
                     queueUs: Double, inferUs: Double, totalUs: Double) {
+        if exit > steps.count { grow(exits: exit) }
         steps[exit - 1][Self.reasonIndex(reason)].increment()
         if probe { probes.increment() }
         if missed { misses.increment() }
@@ -117,13 +126,15 @@ final class DaemonMetrics {
         windowSteps.set(Double(s.windowSteps))
         deadline.set((s.deadlineMs ?? 0) / 1000)
         memoryCap.set((s.memoryMB ?? 0) * 1_048_576)
+        grow(exits: s.exits)
+        modelExits.set(Double(s.exits))
         loadedExits.set(Double(s.loadedExits))
         residentBytes.set(Double(s.residentBytes))
         sessions.set(Double(s.sessions))
         paused.set(s.paused ? 1.0 : 0.0)
         queued.set(Double(s.queued))
         // A threshold series exists while its exit can stop on a threshold.
-        for i in 0..<exits {
+        for i in 0..<thresholds.count {
             let value = i < s.thresholds.count ? s.thresholds[i] : nil
             if let value {
                 if thresholds[i] == nil {

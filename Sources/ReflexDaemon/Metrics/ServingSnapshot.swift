@@ -12,6 +12,8 @@ struct ServingSnapshot {
     var memoryMB: Double?
     /// Per exit; nil = never stops there on a threshold (or not loaded).
     var thresholds: [Double?]
+    /// Exits the model has, and how many are resident.
+    var exits: Int
     var loadedExits: Int
     var residentBytes: Int
     var sessions: Int

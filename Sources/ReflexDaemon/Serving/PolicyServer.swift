@@ -428,7 +428,7 @@ public final class PolicyServer {
             targetFraction: targetFraction, targetGFLOPs: targetFraction * planner.costs[planner.costs.count - 1],
             realisedFraction: planner.meanFraction, realisedGFLOPs: planner.meanGFLOPs, windowSteps: planner.windowSteps,
             deadlineMs: planner.budget.deadlineMs, memoryMB: planner.budget.memoryMB, thresholds: planner.thresholds,
-            loadedExits: model.policy.loadedExits, residentBytes: model.bundle.residentBytes, sessions: sessions.count,
+            exits: model.exits, loadedExits: model.policy.loadedExits, residentBytes: model.bundle.residentBytes, sessions: sessions.count,
             paused: paused, queued: queue.count, curveDenials: authenticator?.denialCount ?? 0, traceDropped: 0,
             model: model.bundle.manifest.name, modelSHA256: model.bundle.sha256)
     }
