@@ -283,3 +283,33 @@ def test_prometheus_scrapes_reflexd_and_answers_every_dashboard_query(start_daem
     finally:
         server.terminate()
         server.wait(20)
+
+
+def test_curve_denials_are_counted_in_the_metrics(tmp_path):
+    from .harness import run_reflex, stopped_cleanly
+    from reflex_client import ReflexClient
+
+    keys, clients = tmp_path / "keys", tmp_path / "clients"
+    for name, where in (("server", keys), ("robot", keys), ("stranger", keys)):
+        assert run_reflex("keygen", "--out", where, "--name", name).returncode == 0
+    clients.mkdir()
+    (keys / "robot.public").rename(clients / "robot.public")
+    daemon = Daemon({"metrics": {"listen": "127.0.0.1:0"},
+                     "security": {"curve": {"enabled": True, "server_secret_key": str(keys / "server.secret"),
+                                            "authorized_keys": str(clients)}}})
+    try:
+        daemon.start(wait=False)
+        url = metrics_url(daemon)
+        assert total(samples(scrape(url)), "reflexd_curve_denials_total") == 0
+        stranger = dict(server_public_key=str(keys / "server.public"), client_secret_key=str(keys / "stranger.secret"),
+                        client_public_key=str(keys / "stranger.public"))
+        with ReflexClient(daemon.policy, timeout_ms=500, **stranger) as client:
+            with pytest.raises(TimeoutError):
+                client.ping()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and total(samples(scrape(url)), "reflexd_curve_denials_total") < 1:
+            time.sleep(0.1)
+        assert total(samples(scrape(url)), "reflexd_curve_denials_total") >= 1
+        assert "CURVE client denied" in daemon.log()
+    finally:
+        stopped_cleanly(daemon)
