@@ -136,6 +136,10 @@ def test_a_scraper_that_never_finishes_does_not_delay_steps(start_daemon):
                 assert info["type"] == "action"
         # A well-behaved scrape is still answered beside them.
         assert "reflexd_steps_total" in scrape(metrics_url(daemon))
+        # And they do not hold up a stop (CONTRACT 3: exit 0 within 2 s of SIGTERM).
+        started = time.monotonic()
+        assert daemon.stop() == 0
+        assert time.monotonic() - started < 2.0
     finally:
         for s in stuck:
             s.close()
