@@ -13,7 +13,7 @@ import urllib.request
 
 import pytest
 
-from .harness import EXITS, INSTRUCTION, REFLEX, REPO, Daemon, RawDealer, observation, step_frames
+from .harness import EXITS, INSTRUCTION, REFLEX, REPO, Daemon, RawDealer, observation, run_reflex, step_frames
 from reflex_client import ReflexError
 
 PROMTOOL = shutil.which("promtool")
@@ -227,6 +227,11 @@ def test_top_shows_robots_budget_and_exits_in_80x24_and_quits_on_q(start_daemon)
             assert "exits since start" in screen and re.search(rf"^\s+{EXITS}\s", screen, re.M)
             assert re.search(r"^top-a\s+\d+\.\d\s+\d\.\d\d\s+(threshold|last|deadline)\s", screen, re.M), screen
             assert re.search(r"^top-b\s", screen, re.M) and "q quits" in screen
+            # --once: one plain frame, no terminal control, for scripts and logs.
+            once = run_reflex("top", "--once", "--interval", "0.2", "--endpoint", daemon.control)
+            assert once.returncode == 0, once.stderr
+            assert "\x1b" not in once.stdout and "top-a" in once.stdout and "budget  target 0.70" in once.stdout
+            assert len(once.stdout.splitlines()) <= 24 and all(len(l) <= 80 for l in once.stdout.splitlines())
             subprocess.run([TMUX, "send-keys", "-t", session, "q"], check=True)
             deadline = time.monotonic() + 5
             while time.monotonic() < deadline and subprocess.run([TMUX, "has-session", "-t", session]).returncode == 0:
@@ -290,7 +295,7 @@ def test_prometheus_scrapes_reflexd_and_answers_every_dashboard_query(start_daem
 
 
 def test_curve_denials_are_counted_in_the_metrics(tmp_path):
-    from .harness import run_reflex, stopped_cleanly
+    from .harness import stopped_cleanly
     from reflex_client import ReflexClient
 
     keys, clients = tmp_path / "keys", tmp_path / "clients"
