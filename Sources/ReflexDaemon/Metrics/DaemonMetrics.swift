@@ -1,13 +1,10 @@
 internal import Prometheus
 
-
 /// reflexd's Prometheus metrics (docs/OPERATIONS.md lists them). The serving thread records
 /// into them; the HTTP endpoint renders `registry` on its own threads. Each metric takes its own
 /// short lock, so a scrape never waits for a step and a step never waits for a slow scraper.
 final class DaemonMetrics {
     let registry = PrometheusCollectorRegistry()
-    /// Latency buckets, seconds: a 1-2-5 ladder plus a fine grid around the deadline.
-    let latencyBuckets: [Double]
 
     private var steps: [[Counter]]  // [exit - 1][reason]; grows if a reload brings a deeper model
     private let errors: [String: Counter]
@@ -26,7 +23,6 @@ final class DaemonMetrics {
     ///     (around 50 ms when there is none).
     init(exits: Int, deadlineMs: Double?) {
         let buckets = Self.buckets(deadlineSeconds: (deadlineMs ?? 50) / 1000)
-        latencyBuckets = buckets
         let r = registry
         steps = []
         thresholds = []
