@@ -117,24 +117,38 @@ def test_metrics_scrape_is_valid_exposition_and_counts_what_happened(start_daemo
         assert not any(name.startswith("reflexd_robot_") for name, _ in s)
         assert control.stats()["robots"] == {}
 
-    # Only /metrics is served.
+    # Only GET /metrics is served.
     with pytest.raises(urllib.error.HTTPError) as error:
         urllib.request.urlopen(url.replace("/metrics", "/"), timeout=10)
     assert error.value.code == 404
+    with pytest.raises(urllib.error.HTTPError) as error:
+        urllib.request.urlopen(urllib.request.Request(url, data=b"x", method="POST"), timeout=10)
+    assert error.value.code == 405
 
 
 def test_a_scraper_that_never_finishes_does_not_delay_steps(start_daemon):
     daemon = start_daemon({"metrics": {"listen": "127.0.0.1:0"}})
     host, port = re.match(r"http://([\d.]+):(\d+)/", metrics_url(daemon)).groups()
-    stuck = [socket.create_connection((host, int(port)), timeout=10) for _ in range(8)]
+    stuck = [socket.create_connection((host, int(port)), timeout=15) for _ in range(8)]
     try:
         for s in stuck:
             s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")        # never ends its headers
+        sent = time.monotonic()
         with daemon.client(timeout_ms=2000) as client:
             for t in range(20):
                 _, info = step(client, "slow-scrape", t)
                 assert info["type"] == "action"
         # A well-behaved scrape is still answered beside them.
+        assert "reflexd_steps_total" in scrape(metrics_url(daemon))
+        # Bounded: 16 connections at most; one more is closed at once, and quiet ones are closed
+        # after 10 s.
+        stuck += [socket.create_connection((host, int(port)), timeout=15) for _ in range(8)]
+        time.sleep(0.2)
+        extra = socket.create_connection((host, int(port)), timeout=10)
+        assert extra.recv(100) == b""
+        extra.close()
+        assert stuck[0].recv(100) == b""                      # closed by the daemon when idle
+        assert 9.5 < time.monotonic() - sent < 14
         assert "reflexd_steps_total" in scrape(metrics_url(daemon))
         # And they do not hold up a stop (CONTRACT 3: exit 0 within 2 s of SIGTERM).
         started = time.monotonic()

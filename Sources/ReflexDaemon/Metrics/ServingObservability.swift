@@ -18,7 +18,6 @@ final class ServingObservability {
         if let m = config.metrics {
             let metrics = DaemonMetrics(exits: exits, deadlineMs: config.budget.deadlineMs)
             let endpoint = try MetricsEndpoint(config: m, registry: metrics.registry)
-            try endpoint.start()
             if !m.isLoopback {
                 log.warning("metrics are served to other machines without authentication", metadata: ["listen": "\(endpoint.boundAddress)"])
             }
