@@ -51,7 +51,7 @@ struct TransportBenchCommand: ParsableCommand {
         commandName: "transport", abstract: "Raw libzmq round trip vs reflexd's ping and step round trips; the daemon's overhead.")
 
     @Option(help: "Round trips per case.") var iterations = 2000
-    @Option(help: "Rounds of the observability on/off comparison (iterations/rounds steps per daemon per round).") var observabilityRounds = 8
+    @Option(help: "Rounds of the observability on/off comparison (iterations/rounds steps per daemon per round).") var observabilityRounds = 20
     @Option(help: "reflexd binary (default: next to this reflex).") var reflexd: String?
     @Option(help: "The repository's tools/ folder (to make the benchmark bundle).") var tools: String?
     @Flag(help: "End with one JSON line.") var json = false

@@ -20,6 +20,9 @@ public struct ObservabilityCostBench {
     }
 
     public func run() throws -> [String: Any] {
+        // Both daemons on the same core: otherwise where each one lands beside the client and the
+        // machine's other load decides the comparison (seen here: ±20 % either way between runs).
+        let cpu = DaemonProcess.canPin ? ProcessInfo.processInfo.activeProcessorCount - 1 : nil
         let image = [UInt8](repeating: 7, count: 128 * 128 * 3), state = [UInt8](repeating: 0, count: 16)
         let header = Array(#"{"v":1,"type":"step","robot":"bench","seq":1,"instruction":"open the drawer","tensors":[{"name":"image","dtype":"uint8","shape":[128,128,3]},{"name":"state","dtype":"float32","shape":[4]}]}"#.utf8)
         let traceDirectory = NSTemporaryDirectory() + "reflex-bench-trace-\(getpid())"
@@ -27,9 +30,9 @@ public struct ObservabilityCostBench {
         defer { try? FileManager.default.removeItem(atPath: traceDirectory) }
         let metricsPort = DaemonProcess.freePort()
         log("observability off vs on (metrics scraped and stats polled every second, trace written): \(rounds) rounds")
-        let off = try DaemonProcess(reflexd: reflexd, bundle: bundle)
+        let off = try DaemonProcess(reflexd: reflexd, bundle: bundle, cpu: cpu)
         defer { off.stop() }
-        let on = try DaemonProcess(reflexd: reflexd, bundle: bundle, extraYAML: """
+        let on = try DaemonProcess(reflexd: reflexd, bundle: bundle, cpu: cpu, extraYAML: """
             metrics:
               listen: 127.0.0.1:\(metricsPort)
             trace:
@@ -67,7 +70,7 @@ public struct ObservabilityCostBench {
             "case": "step_observability", "payload_bytes": header.count + image.count + state.count, "rounds": rounds,
             "daemon_us": LatencySummary(samples[1]).median, "daemon_off_us": LatencySummary(samples[0]).median,
             "on_over_off": LatencySummary(ratios).median, "round_ratios": ratios,
-            "scrapes": scrapes.metrics, "stats_polls": scrapes.stats,
+            "scrapes": scrapes.metrics, "stats_polls": scrapes.stats, "daemons_on_cpu": cpu.map { $0 as Any } ?? NSNull(),
         ]
     }
 
