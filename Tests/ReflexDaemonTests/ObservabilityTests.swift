@@ -100,6 +100,36 @@ import Testing
         #expect(Array(a.statsObject.keys) == ["b"])
     }
 
+    func snapshot(thresholds: [Double?], model: String = "m", sha: String = "ab") -> ServingSnapshot {
+        ServingSnapshot(targetFraction: 0.4, targetGFLOPs: 0.04, realisedFraction: nil, realisedGFLOPs: nil, windowSteps: 0,
+                        deadlineMs: 20, memoryMB: nil, thresholds: thresholds, exits: 3, loadedExits: 3, residentBytes: 1000,
+                        sessions: 1, paused: false, queued: 0, curveDenials: 2, traceDropped: 0, model: model, modelSHA256: sha)
+    }
+
+    @Test func perRobotSeriesGoWithTheRobotAndThresholdSeriesFollowTheirExits() {
+        let m = DaemonMetrics(exits: 3, deadlineMs: 20)
+        m.recordStep(robot: "arm-1", exit: 2, reason: .threshold, probe: false, missed: true, queueUs: 10, inferUs: 900, totalUs: 1000)
+        m.recordStep(robot: "arm-2", exit: 3, reason: .last, probe: true, missed: false, queueUs: 10, inferUs: 900, totalUs: 1000)
+        m.refresh(snapshot(thresholds: [0.5, 0.25, nil]))
+        var text = m.exposition()
+        #expect(text.contains(#"reflexd_robot_steps_total{robot="arm-1"} 1"#))
+        #expect(text.contains(#"reflexd_robot_deadline_misses_total{robot="arm-1"} 1"#))
+        #expect(text.contains(#"reflexd_steps_total{exit="2",reason="threshold"} 1"#))
+        #expect(text.contains(#"reflexd_exit_threshold{exit="2"} 0.25"#) && !text.contains(#"reflexd_exit_threshold{exit="3"}"#))
+        #expect(text.contains("reflexd_curve_denials_total 2") && text.contains("reflexd_budget_deadline_seconds 0.02"))
+        #expect(text.contains(#"reflexd_model_info{model="m",sha256="ab"} 1"#))
+        m.removeRobot("arm-1")
+        m.refresh(snapshot(thresholds: [nil, nil, nil], model: "n", sha: "cd"))
+        text = m.exposition()
+        #expect(!text.contains(#"robot="arm-1""#) && text.contains(#"reflexd_robot_steps_total{robot="arm-2"} 1"#))
+        #expect(!text.contains("reflexd_exit_threshold{"))
+        #expect(!text.contains(#"sha256="ab""#) && text.contains(#"reflexd_model_info{model="n",sha256="cd"} 1"#))
+        #expect(text.contains("reflexd_curve_denials_total 2"))       // a count, not added twice
+        // A reload to a deeper model: its exits get series too.
+        m.recordStep(robot: "arm-2", exit: 5, reason: .last, probe: false, missed: false, queueUs: 1, inferUs: 1, totalUs: 2)
+        #expect(m.exposition().contains(#"reflexd_steps_total{exit="5",reason="last"} 1"#))
+    }
+
     // MARK: Trace
 
     func record(_ seq: UInt64) -> StepTraceRecord {

@@ -105,6 +105,9 @@ final class DaemonMetrics {
 
     func recordError(code: String) { errors[code]?.increment() }
 
+    /// The exposition text, as a scrape gets it.
+    func exposition() -> String { registry.emitToString() }
+
     /// A robot's session ended: its series go, so that there are never more than
     /// `limits.max_sessions` of them.
     func removeRobot(_ robot: String) {
