@@ -7,17 +7,11 @@ struct RobotActivity {
         var deadlineMisses = 0
         var lastExit = 0
         var lastReason = ""
-        /// The last `window` steps: total latency (µs) and exit, oldest overwritten first.
-        var latenciesUs: [Double]
-        var exits: [Int]
+        /// The last `window` steps: total latency (µs) and exit, oldest overwritten first
+        /// (5 bytes a step, grown as steps come).
+        var latenciesUs: [Float] = []
+        var exits: [UInt8] = []
         var next = 0
-
-        init(window: Int) {
-            latenciesUs = []
-            latenciesUs.reserveCapacity(window)
-            exits = []
-            exits.reserveCapacity(window)
-        }
     }
 
     let window: Int
@@ -27,7 +21,7 @@ struct RobotActivity {
     init(window: Int = 256) { self.window = window }
 
     mutating func record(robot: String, exit: Int, reason: ExitReason, totalUs: Double, missed: Bool) {
-        if robots[robot] == nil { robots[robot] = Robot(window: window) }
+        if robots[robot] == nil { robots[robot] = Robot() }
         let w = window
         update(&robots[robot]!)
         func update(_ r: inout Robot) {
@@ -36,11 +30,11 @@ struct RobotActivity {
             r.lastExit = exit
             r.lastReason = reason.rawValue
             if r.latenciesUs.count < w {
-                r.latenciesUs.append(totalUs)
-                r.exits.append(exit)
+                r.latenciesUs.append(Float(totalUs))
+                r.exits.append(UInt8(clamping: exit))
             } else {
-                r.latenciesUs[r.next] = totalUs
-                r.exits[r.next] = exit
+                r.latenciesUs[r.next] = Float(totalUs)
+                r.exits[r.next] = UInt8(clamping: exit)
             }
             r.next = (r.next + 1) % w
         }
@@ -59,7 +53,7 @@ struct RobotActivity {
             func q(_ p: Double) -> Int { sorted.isEmpty ? 0 : Int(sorted[min(sorted.count - 1, Int((Double(sorted.count - 1) * p).rounded()))]) }
             out[robot] = [
                 "steps": r.steps, "deadline_misses": r.deadlineMisses, "last_exit": r.lastExit, "last_reason": r.lastReason,
-                "mean_exit": r.exits.isEmpty ? 0 : Double(r.exits.reduce(0, +)) / Double(r.exits.count),
+                "mean_exit": r.exits.isEmpty ? 0 : Double(r.exits.reduce(0) { $0 + Int($1) }) / Double(r.exits.count),
                 "latency_us": ["p50": q(0.5), "p99": q(0.99)], "window_steps": r.exits.count,
             ] as [String: Any]
         }
