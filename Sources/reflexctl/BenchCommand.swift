@@ -54,6 +54,7 @@ struct TransportBenchCommand: ParsableCommand {
         commandName: "transport", abstract: "Raw libzmq round trip vs reflexd's ping and step round trips; the daemon's overhead.")
 
     @Option(help: "Round trips per case.") var iterations = 2000
+    @Option(help: "Rounds of the observability on/off comparison (iterations/rounds steps per daemon per round).") var observabilityRounds = 20
     @Option(help: "reflexd binary (default: next to this reflex).") var reflexd: String?
     @Option(help: "The repository's tools/ folder (to make the benchmark bundle).") var tools: String?
     @Flag(help: "End with one JSON line.") var json = false
@@ -67,7 +68,9 @@ struct TransportBenchCommand: ParsableCommand {
         let exe = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
         let bench = TransportBench(reflexd: reflexd ?? exe.appendingPathComponent("reflexd").path, bundle: root + "/transport",
                                    iterations: iterations, log: progress)
-        let cases = try bench.run()
+        var cases = try bench.run()
+        let observed = try ObservabilityCostBench(reflexd: bench.reflexd, bundle: bench.bundle, iterations: max(50, iterations / observabilityRounds),
+                                                  rounds: observabilityRounds, log: progress).run()
         var table = "case  payload_B  raw_zmq_us  daemon_us  engine_us  overhead_us  overhead/raw\n"
         for c in cases {
             func v(_ k: String) -> Double { c[k] as? Double ?? .nan }
@@ -75,6 +78,10 @@ struct TransportBenchCommand: ParsableCommand {
             table += String(format: " %9d %11.1f %10.1f %10.1f %12.1f %13.2f\n", c["payload_bytes"] as! Int, v("raw_zmq_us"),
                             v("daemon_us"), v("engine_us"), v("daemon_overhead_us"), v("overhead_over_raw"))
         }
+        table += String(format: "metrics+trace+top on vs off, step round trip: %.1f vs %.1f us, on/off %.3f (median of %d rounds)\n",
+                        observed["daemon_us"] as! Double, observed["daemon_off_us"] as! Double, observed["on_over_off"] as! Double,
+                        observabilityRounds)
+        cases.append(observed)
         try printReport(cases, extra: ["benchmark": "transport"], json: json, table: table)
     }
 }

@@ -78,8 +78,9 @@ struct StepCommand: ParsableCommand {
         if reply.type == "error" { try failWithReply(reply) }
         print(String(decoding: reply.headerBytes, as: UTF8.self))
         if let bytes = reply.frames.first {
-            let action = stride(from: 0, to: bytes.count, by: 4).map { i in
-                Float(bitPattern: UInt32(bytes[i]) | UInt32(bytes[i + 1]) << 8 | UInt32(bytes[i + 2]) << 16 | UInt32(bytes[i + 3]) << 24)
+            let action: [Float] = stride(from: 0, to: bytes.count, by: 4).map { (i: Int) -> Float in
+                let b: [UInt32] = (0..<4).map { UInt32(bytes[i + $0]) << UInt32(8 * $0) }
+                return Float(bitPattern: b[0] | b[1] | b[2] | b[3])
             }
             print(Self.actionText(action, shape: Self.actionShape(reply.header)))
         }

@@ -11,5 +11,5 @@ struct ReflexCLI: ParsableCommand {
         version: ReflexVersion.string,
         subcommands: [InspectCommand.self, StepCommand.self, StatsCommand.self, BudgetCommand.self, PauseCommand.self,
                       ResumeCommand.self, ReloadCommand.self, CalibrateCommand.self, BenchCommand.self, KeygenCommand.self,
-                      ControlCommand.self, FuzzCommand.self])
+                      ControlCommand.self, FuzzCommand.self, TopCommand.self])
 }

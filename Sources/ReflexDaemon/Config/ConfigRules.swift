@@ -41,7 +41,7 @@ package enum ConfigRules {
 
     // MARK: Keys
 
-    package static let rootKeys = ["model", "endpoints", "budget", "scheduler", "engine", "limits", "logging", "security"]
+    package static let rootKeys = ["model", "endpoints", "budget", "scheduler", "engine", "limits", "logging", "security", "metrics", "trace"]
     static let endpointKeys = ["policy", "actions", "control"]
     static let budgetKeys = ["average_fraction", "average_gflops", "deadline_ms", "memory_mb"]
     static let schedulerKeys = ["mode", "probe_rate", "window"]
@@ -63,4 +63,6 @@ package enum ConfigRules {
         + limitsKeys.map { "limits.\($0)" }
         + loggingKeys.map { "logging.\($0)" }
         + curveKeys.map { "security.curve.\($0)" }
+        + metricsKeys.map { "metrics.\($0)" }
+        + traceKeys.map { "trace.\($0)" }
 }

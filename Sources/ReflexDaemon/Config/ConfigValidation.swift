@@ -35,10 +35,12 @@ struct ConfigValidation {
         let engine = readEngine(top)
         let limits = readLimits(top)
         let logging = readLogging(top)
+        let metrics = ObservabilityConfigReader.metrics(top, reader: &reader)
+        let trace = ObservabilityConfigReader.trace(top, reader: &reader, baseDirectory: baseDirectory)
         guard let model else { return nil }
         return DaemonConfig(
             file: file, model: model, endpoints: endpoints, budget: budget, scheduler: scheduler,
-            engine: engine, limits: limits, logging: logging, security: security)
+            engine: engine, limits: limits, logging: logging, security: security, metrics: metrics, trace: trace)
     }
 
     // MARK: Sections

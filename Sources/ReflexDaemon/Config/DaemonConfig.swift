@@ -14,6 +14,10 @@ public struct DaemonConfig: Sendable, Equatable {
     public var limits: LimitsConfig
     public var logging: LoggingConfig
     public var security: SecurityConfig
+    /// `/metrics` over HTTP; nil (the section absent) = off.
+    public var metrics: MetricsConfig?
+    /// The per-step trace; nil (the section absent) = off.
+    public var trace: TraceConfig?
 
     public init(
         file: String? = nil,
@@ -24,7 +28,9 @@ public struct DaemonConfig: Sendable, Equatable {
         engine: EngineConfig = EngineConfig(),
         limits: LimitsConfig = LimitsConfig(),
         logging: LoggingConfig = LoggingConfig(),
-        security: SecurityConfig = SecurityConfig()
+        security: SecurityConfig = SecurityConfig(),
+        metrics: MetricsConfig? = nil,
+        trace: TraceConfig? = nil
     ) {
         self.file = file
         self.model = model
@@ -35,5 +41,7 @@ public struct DaemonConfig: Sendable, Equatable {
         self.limits = limits
         self.logging = logging
         self.security = security
+        self.metrics = metrics
+        self.trace = trace
     }
 }

@@ -8,6 +8,8 @@ package enum BudgetedStep {
     package struct Outcome {
         package let reason: ExitReason
         package let probe: Bool
+        /// The thresholds the stop rule used (for the trace).
+        let thresholds: ExitThresholds
         /// When the engine finished.
         let inferEnd: UInt64
     }
@@ -24,6 +26,6 @@ package enum BudgetedStep {
         planner.deadlineGuard = rule.deadlineGuard
         let out = model.output
         planner.observe(exit: out.exit, distances: out.distances[0..<out.exit], probe: probe, gflops: Double(out.flops) / 1e9)
-        return Outcome(reason: rule.reason, probe: probe, inferEnd: end)
+        return Outcome(reason: rule.reason, probe: probe, thresholds: thresholds, inferEnd: end)
     }
 }

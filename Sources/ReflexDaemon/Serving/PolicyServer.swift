@@ -21,6 +21,7 @@ public final class PolicyServer {
     private var planner: BudgetPlanner
     private var sessions: SessionTable
     private var stats: ServingStats
+    private let observability: ServingObservability
     private var queue = LatestWinsQueue<PendingStep>(robotOf: \.robot)
     private var paused = false
     private var stopping = false
@@ -74,6 +75,7 @@ public final class PolicyServer {
             try socket.bind(endpoint)
             boundEndpoints[name] = (try? socket.lastEndpoint) ?? endpoint
         }
+        observability = try ServingObservability(config: config, exits: model.exits, log: logger)
     }
 
     // MARK: - The loop
@@ -129,9 +131,13 @@ public final class PolicyServer {
         }
         if now &- lastHousekeeping > 1_000_000_000 {
             lastHousekeeping = now
-            for robot in sessions.evictIdle(now: now) { log.info("session idle, dropped", metadata: ["robot": "\(robot)"]) }
+            for robot in sessions.evictIdle(now: now) {
+                log.info("session idle, dropped", metadata: ["robot": "\(robot)"])
+                observability.removeRobot(robot)
+            }
             notifier.status(statusLine)
         }
+        observability.refresh(now: now) { servingSnapshot }
     }
 
     private var statusLine: String {
@@ -169,6 +175,7 @@ public final class PolicyServer {
         for s in [policySocket, actionsSocket] { try? s.set(.linger(milliseconds: 250)) }
         for s in [policySocket, actionsSocket, controlSocket] { s.close() }
         context.terminate()
+        observability.close()
         log.info("stopped", metadata: ["steps": "\(stats.steps)"])
     }
 
@@ -302,8 +309,17 @@ public final class PolicyServer {
         let totalUs = MonotonicClock.microseconds(from: p.receipt, to: MonotonicClock.now())
         planner.deadlineGuard.recordFinish(latencyUs: MonotonicClock.microseconds(from: inferEnd, to: MonotonicClock.now()))
         publish(robot: robot, header: header, action: actionBytes)
-        stats.recordStep(exit: out.exit, reason: outcome.reason.rawValue, totalUs: totalUs,
-                         missed: deadlineUs.map { totalUs > $0 } ?? false, probe: probe)
+        let missed = deadlineUs.map { totalUs > $0 } ?? false
+        stats.recordStep(exit: out.exit, reason: outcome.reason.rawValue, totalUs: totalUs, missed: missed, probe: probe)
+        observability.recordStep(
+            robot: robot, exit: out.exit, reason: outcome.reason, probe: probe, missed: missed,
+            queueUs: Double(reply.timing.queue), inferUs: Double(reply.timing.infer), totalUs: totalUs,
+            trace: StepTraceRecord(
+                time: Date().timeIntervalSince1970, robot: robot, seq: h.seq, exit: out.exit, reason: outcome.reason, probe: probe,
+                distances: Array(out.distances[0..<out.exit]), thresholds: outcome.thresholds.values, gflops: gflops,
+                fraction: gflops / planner.costs[planner.costs.count - 1], targetFraction: targetFraction,
+                realisedFraction: planner.meanFraction, deadlineMs: deadlineMs, missed: missed,
+                queueUs: Double(reply.timing.queue), inferUs: Double(reply.timing.infer), totalUs: totalUs))
     }
 
     private func sendReply(_ header: [UInt8], action: [UInt8]?, envelope: [ZMQMessage]) {
@@ -320,6 +336,7 @@ public final class PolicyServer {
     private func reply(error: Error, envelope: [ZMQMessage]) {
         let e = (error as? WireError) ?? WireError(.internalError, "\(error)")
         stats.countError(e.code.rawValue)
+        observability.recordError(code: e.code.rawValue)
         log.debug("request refused", metadata: ["code": "\(e.code.rawValue)", "robot": "\(e.robot ?? "-")", "message": "\(e.message)"])
         sendReply(ReplyEncoder.error(e), action: nil, envelope: envelope)
     }
@@ -338,6 +355,8 @@ public final class PolicyServer {
         for _ in 0..<64 {
             guard let frames = (try? controlSocket.tryReceiveMultipart()) ?? nil else { return }
             let answer = control(frames.first.map { $0.bytes } ?? [])
+            // Gauges first, so that a scrape after the answer sees what the command did.
+            observability.refresh(now: MonotonicClock.now(), force: true) { servingSnapshot }
             _ = try? controlSocket.send([answer])
         }
     }
@@ -395,7 +414,29 @@ public final class PolicyServer {
             "scheduler": config.scheduler.mode == .online ? "online" : "fixed",
             "model": model.bundle.manifest.name, "model_sha256": model.bundle.sha256,
             "curve_denied": authenticator.map { $0.denialCount as Any } ?? NSNull(),
+            "robots": observability.robots.statsObject,
+            "metrics_listen": observability.metricsAddress ?? NSNull(),
+            "trace": observability.tracing ? ["written": observability.traceWritten, "dropped": observability.traceDropped] : NSNull(),
         ]
+    }
+
+    /// The average target as a fraction of the full-depth cost (whichever way the budget says it).
+    private var targetFraction: Double {
+        switch planner.budget.average {
+        case .fraction(let f): return f
+        case .gflops(let g): return g / planner.costs[planner.costs.count - 1]
+        }
+    }
+
+    /// What the metrics' gauges show (ServingObservability.refresh).
+    private var servingSnapshot: ServingSnapshot {
+        ServingSnapshot(
+            targetFraction: targetFraction, targetGFLOPs: targetFraction * planner.costs[planner.costs.count - 1],
+            realisedFraction: planner.meanFraction, realisedGFLOPs: planner.meanGFLOPs, windowSteps: planner.windowSteps,
+            deadlineMs: planner.budget.deadlineMs, memoryMB: planner.budget.memoryMB, thresholds: planner.thresholds,
+            exits: model.exits, loadedExits: model.policy.loadedExits, residentBytes: model.bundle.residentBytes, sessions: sessions.count,
+            paused: paused, queued: queue.count, curveDenials: authenticator?.denialCount ?? 0, traceDropped: 0,
+            model: model.bundle.manifest.name, modelSHA256: model.bundle.sha256)
     }
 
     /// Applies a budget live: thresholds from the next step on; a new memory cap reloads the
@@ -440,6 +481,9 @@ public final class PolicyServer {
                 return false
             }
         }
+        if next.metrics != config.metrics || next.trace != config.trace {
+            log.warning("metrics and trace changes take effect at the next restart")
+        }
         do {
             if next.model != config.model || next.scheduler != config.scheduler || next.engine != config.engine
                 || next.limits.maxMessageBytes != config.limits.maxMessageBytes {
@@ -462,10 +506,13 @@ public final class PolicyServer {
             return false
         }
         let endpoints = config.endpoints, curve = config.security.curve
+        let metrics = config.metrics, trace = config.trace
         config = next
         config.endpoints = endpoints
         config.security.curve.enabled = curve.enabled
         config.security.curve.serverSecretKey = curve.serverSecretKey
+        config.metrics = metrics
+        config.trace = trace
         if let authenticator, let keys = reloadedKeys {
             authenticator.setPolicy(CurveAccess.policy(keys, log: log))
             CurveAccess.logLoaded(keys, log: log)

@@ -97,13 +97,20 @@ public struct TransportBench {
 final class DaemonProcess {
     let process = Process()
     let policyEndpoint: String
+    let controlEndpoint: String
     let directory: String
 
-    init(reflexd: String, bundle: String, extraYAML: String = "") throws {
-        directory = NSTemporaryDirectory() + "reflex-bench-\(getpid())"
+    /// util-linux's taskset, to run a daemon on a chosen CPU.
+    static let taskset = "/usr/bin/taskset"
+    static var canPin: Bool { FileManager.default.isExecutableFile(atPath: taskset) }
+
+    /// `cpu`: run the daemon on that CPU only (through taskset).
+    init(reflexd: String, bundle: String, cpu: Int? = nil, extraYAML: String = "") throws {
+        directory = NSTemporaryDirectory() + "reflex-bench-\(getpid())-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let ports = (0..<3).map { _ in Self.freePort() }
         policyEndpoint = "tcp://127.0.0.1:\(ports[0])"
+        controlEndpoint = "tcp://127.0.0.1:\(ports[2])"
         let yaml = """
         model: \(bundle)
         endpoints:
@@ -116,8 +123,13 @@ final class DaemonProcess {
         """
         let config = directory + "/reflexd.yaml"
         try yaml.write(toFile: config, atomically: true, encoding: .utf8)
-        process.executableURL = URL(fileURLWithPath: reflexd)
-        process.arguments = ["--config", config]
+        if let cpu, Self.canPin {
+            process.executableURL = URL(fileURLWithPath: Self.taskset)
+            process.arguments = ["-c", "\(cpu)", reflexd, "--config", config]
+        } else {
+            process.executableURL = URL(fileURLWithPath: reflexd)
+            process.arguments = ["--config", config]
+        }
         try process.run()
     }
 
