@@ -24,9 +24,7 @@ struct RecentQuantile: Sendable {
     /// Nearest-rank quantile: never interpolates below an observed value, so with few values a
     /// high quantile is their maximum.
     func quantile(_ q: Double) -> Double? {
-        guard !sorted.isEmpty else { return nil }
-        let rank = Int((q * Double(sorted.count)).rounded(.up))
-        return sorted[min(max(rank, 1), sorted.count) - 1]
+        Quantile.nearestRank(sorted, q)
     }
 
     /// First position whose value is not below x.

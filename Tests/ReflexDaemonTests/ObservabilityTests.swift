@@ -90,15 +90,15 @@ import Testing
             a.record(robot: "a", exit: exit, reason: exit == 3 ? .last : .threshold, totalUs: Double(100 * (i + 1)), missed: i == 5)
         }
         a.record(robot: "b", exit: 2, reason: .deadline, totalUs: 50, missed: true)
-        let a0 = a.statsObject["a"] as! [String: Any]
-        #expect(a0["steps"] as? Int == 6)
-        #expect(a0["mean_exit"] as? Double == 3)          // the window holds the last 4 steps
-        #expect(a0["window_steps"] as? Int == 4)
-        #expect(a0["last_reason"] as? String == "last")
-        #expect(a0["deadline_misses"] as? Int == 1)
-        #expect((a0["latency_us"] as? [String: Int]) == ["p50": 500, "p99": 600])
+        let a0 = a.statsReply["a"]!
+        #expect(a0.steps == 6)
+        #expect(a0.meanExit == 3)          // the window holds the last 4 steps
+        #expect(a0.windowSteps == 4)
+        #expect(a0.lastReason == "last")
+        #expect(a0.deadlineMisses == 1)
+        #expect(a0.latencyUs == ["p50": 400, "p99": 600])   // nearest rank over 300, 400, 500, 600
         a.remove("a")
-        #expect(Array(a.statsObject.keys) == ["b"])
+        #expect(Array(a.statsReply.keys) == ["b"])
     }
 
     func snapshot(thresholds: [Double?], model: String = "m", sha: String = "ab") -> ServingSnapshot {

@@ -1,3 +1,4 @@
+import ReflexScheduler
 import ReflexWire
 /// Recent activity of each robot with a session, for the `robots` section of the control
 /// socket's `stats` and `reflexctl top`. Bounded: one entry per session (`limits.max_sessions`),
@@ -45,19 +46,16 @@ struct RobotActivity {
 
     mutating func removeAll() { robots.removeAll() }
 
-    /// `{"ROBOT": {"steps", "deadline_misses", "last_exit", "last_reason", "mean_exit",
-    /// "latency_us": {"p50", "p99"}, "window_steps"}}`; latencies in whole microseconds.
-    var statsObject: [String: Any] {
-        var out: [String: Any] = [:]
-        for (robot, r) in robots {
+    /// Per robot: steps, deadline misses, last exit and reason, mean exit and latency p50/p99
+    /// (whole microseconds) over its last `window` steps.
+    var statsReply: [String: ControlReply.Robot] {
+        robots.mapValues { r in
             let sorted = r.latenciesUs.sorted()
-            func q(_ p: Double) -> Int { sorted.isEmpty ? 0 : Int(sorted[min(sorted.count - 1, Int((Double(sorted.count - 1) * p).rounded()))]) }
-            out[robot] = [
-                "steps": r.steps, "deadline_misses": r.deadlineMisses, "last_exit": r.lastExit, "last_reason": r.lastReason,
-                "mean_exit": r.exits.isEmpty ? 0 : Double(r.exits.reduce(0) { $0 + Int($1) }) / Double(r.exits.count),
-                "latency_us": ["p50": q(0.5), "p99": q(0.99)], "window_steps": r.exits.count,
-            ] as [String: Any]
+            func q(_ p: Double) -> Int { Quantile.nearestRank(sorted, p).map { Int($0) } ?? 0 }
+            return ControlReply.Robot(
+                steps: r.steps, deadlineMisses: r.deadlineMisses, lastExit: r.lastExit, lastReason: r.lastReason,
+                meanExit: r.exits.isEmpty ? 0 : Double(r.exits.reduce(0) { $0 + Int($1) }) / Double(r.exits.count),
+                latencyUs: ["p50": q(0.5), "p99": q(0.99)], windowSteps: r.exits.count)
         }
-        return out
     }
 }

@@ -366,12 +366,12 @@ public final class PolicyServer {
             return #"{"error":"expected a JSON object with a string \"cmd\""}"#
         }
         switch cmd {
-        case "stats": return ControlReply.json(statsObject)
+        case "stats": return ControlReply.json(statsReply)
         case "budget":
             do {
                 let updated = try config.budget.updated(with: req)
                 try applyBudget(updated)
-                return ControlReply.json(["budget": budgetObject])
+                return ControlReply.json(["budget": budgetReply])
             } catch {
                 return ControlReply.error("\(error)")
             }
@@ -390,34 +390,25 @@ public final class PolicyServer {
         }
     }
 
-    private var budgetObject: [String: Any] {
-        var b: [String: Any] = [:]
+    private var budgetReply: ControlReply.Budget {
+        let average: BudgetAverage
         switch planner.budget.average {
-        case .fraction(let f): b["average_fraction"] = f
-        case .gflops(let g): b["average_gflops"] = g
+        case .fraction(let f): average = .fraction(f)
+        case .gflops(let g): average = .gflops(g)
         }
-        b["deadline_ms"] = planner.budget.deadlineMs ?? NSNull()
-        b["memory_mb"] = planner.budget.memoryMB ?? NSNull()
-        return b
+        return ControlReply.Budget(average: average, deadlineMs: planner.budget.deadlineMs, memoryMB: planner.budget.memoryMB)
     }
 
-    var statsObject: [String: Any] {
-        [
-            "steps": stats.steps, "errors": stats.errors, "exit_histogram": stats.exitHistogram,
-            "window_steps": planner.windowSteps,
-            "mean_gflops": planner.meanGFLOPs ?? NSNull(), "mean_fraction": planner.meanFraction ?? NSNull(),
-            "latency_us": stats.latencySummary, "deadline_misses": stats.deadlineMisses, "probes": stats.probes,
-            "reasons": stats.reasons,
-            "thresholds": planner.thresholds.map { $0.map { $0 as Any } ?? NSNull() },
-            "budget": budgetObject, "loaded_exits": model.policy.loadedExits,
-            "resident_model_bytes": model.bundle.residentBytes, "sessions": sessions.count, "paused": paused,
-            "scheduler": config.scheduler.mode == .online ? "online" : "fixed",
-            "model": model.bundle.manifest.name, "model_sha256": model.bundle.sha256,
-            "curve_denied": authenticator.map { $0.denialCount as Any } ?? NSNull(),
-            "robots": observability.robots.statsObject,
-            "metrics_listen": observability.metricsAddress ?? NSNull(),
-            "trace": observability.tracing ? ["written": observability.traceWritten, "dropped": observability.traceDropped] : NSNull(),
-        ]
+    var statsReply: ControlReply.Stats {
+        ControlReply.Stats(
+            steps: stats.steps, errors: stats.errors, exitHistogram: stats.exitHistogram, windowSteps: planner.windowSteps,
+            meanGflops: planner.meanGFLOPs, meanFraction: planner.meanFraction, latencyUs: stats.latencySummary,
+            deadlineMisses: stats.deadlineMisses, probes: stats.probes, reasons: stats.reasons, thresholds: planner.thresholds,
+            budget: budgetReply, loadedExits: model.policy.loadedExits, residentModelBytes: model.bundle.residentBytes,
+            sessions: sessions.count, paused: paused, scheduler: config.scheduler.mode == .online ? "online" : "fixed",
+            model: model.bundle.manifest.name, modelSHA256: model.bundle.sha256, curveDenied: authenticator?.denialCount,
+            robots: observability.robots.statsReply, metricsListen: observability.metricsAddress,
+            trace: observability.tracing ? ControlReply.Trace(written: observability.traceWritten, dropped: observability.traceDropped) : nil)
     }
 
     /// The average target as a fraction of the full-depth cost (whichever way the budget says it).
@@ -522,16 +513,4 @@ public final class PolicyServer {
         log.notice("config reloaded", metadata: ["reason": "\(reason)", "file": "\(file)"])
         return true
     }
-}
-
-/// JSON text for the control socket's replies.
-enum ControlReply {
-    static func json(_ object: [String: Any]) -> String {
-        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else {
-            return #"{"error":"internal: reply not encodable"}"#
-        }
-        return String(decoding: data, as: UTF8.self)
-    }
-
-    static func error(_ message: String) -> String { json(["error": message]) }
 }

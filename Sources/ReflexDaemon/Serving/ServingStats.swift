@@ -1,3 +1,4 @@
+import ReflexScheduler
 import ReflexWire
 /// The counters `{"cmd":"stats"}` reports: real counts since start, and a window of latencies.
 struct ServingStats {
@@ -34,7 +35,7 @@ struct ServingStats {
     var latencySummary: [String: Int] {
         guard !latencies.isEmpty else { return ["p50": 0, "p99": 0, "max": 0] }
         let s = latencies.sorted()
-        func q(_ p: Double) -> Int { Int(s[min(s.count - 1, Int((Double(s.count - 1) * p).rounded()))]) }
+        func q(_ p: Double) -> Int { Int(Quantile.nearestRank(s, p)!) }
         return ["p50": q(0.5), "p99": q(0.99), "max": Int(s.last!)]
     }
 }

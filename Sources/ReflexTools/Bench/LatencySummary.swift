@@ -1,5 +1,4 @@
-import ReflexDaemon
-import ReflexWire
+import ReflexScheduler
 /// Median and tail of a set of timings (microseconds). Benchmarks quote medians and ratios.
 public struct LatencySummary: Sendable {
     public let median: Double
@@ -11,7 +10,7 @@ public struct LatencySummary: Sendable {
     public init(_ samples: [Double]) {
         let s = samples.sorted()
         count = s.count
-        func q(_ p: Double) -> Double { s.isEmpty ? 0 : s[min(s.count - 1, Int((Double(s.count - 1) * p).rounded()))] }
+        func q(_ p: Double) -> Double { Quantile.nearestRank(s, p) ?? 0 }
         median = q(0.5); p99 = q(0.99); p999 = q(0.999); max = s.last ?? 0
     }
 }
