@@ -38,10 +38,16 @@ def exit_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
 
 
-def binary(variable: str, build_default: str) -> Path:
-    """$variable if set (relative to the repository), else `build_default` (e.g. .build/debug/reflexd)."""
-    path = Path(os.environ.get(variable, build_default))
-    return path if path.is_absolute() else REPO / path
+def binary(variable: str, name: str, builds: tuple[str, ...] = ("debug",)) -> Path:
+    """The one way the Python tools find a built executable (`reflexd`, `reflexctl`): $variable
+    if set (relative paths from the repository root), else .build/BUILD/name for the first of
+    `builds` that exists, else the first one's path. The tests take the debug build that
+    tools/test makes; evaluation and reliability runs prefer release."""
+    if os.environ.get(variable):
+        path = Path(os.environ[variable])
+        return path if path.is_absolute() else REPO / path
+    candidates = [REPO / ".build" / build / name for build in builds]
+    return next((c for c in candidates if c.exists()), candidates[0])
 
 
 def ipc_endpoints(directory: Path) -> dict:

@@ -62,7 +62,7 @@ try:
 except ImportError:  # tools/python not on the path
     sys.path.insert(0, str(REPO / "tools" / "python"))
     from reflex_client import ControlClient, ReflexClient, ReflexError
-from reflexd_process import ReflexdProcess, exit_on_sigterm  # noqa: E402
+from reflexd_process import ReflexdProcess, binary, exit_on_sigterm  # noqa: E402
 
 DEFAULT_OUT = REPO / "docs" / "results"
 DEFAULT_MODEL = REPO / "models" / "default"
@@ -88,14 +88,8 @@ def hms(seconds: float) -> str:
 # --------------------------------------------------------------------------- binaries, model
 
 def default_binary(variable: str, name: str) -> Path:
-    if os.environ.get(variable):
-        p = Path(os.environ[variable])
-        return p if p.is_absolute() else REPO / p
-    for kind in ("release", "debug"):
-        p = REPO / ".build" / kind / name
-        if p.exists():
-            return p
-    return REPO / ".build" / "debug" / name
+    """$variable, else the release build, else the debug build (reflexd_process.binary)."""
+    return binary(variable, name, builds=("release", "debug"))
 
 
 def inspect_model(reflex: Path, model: Path) -> S.ModelInfo:

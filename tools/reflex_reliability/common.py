@@ -21,10 +21,7 @@ def log(msg: str) -> None:
 
 def reflexd_binary() -> Path:
     """$REFLEXD_BIN, else the release build, else the debug build."""
-    if os.environ.get("REFLEXD_BIN"):
-        return binary("REFLEXD_BIN", "")
-    release = REPO / ".build" / "release" / "reflexd"
-    return release if release.exists() else REPO / ".build" / "debug" / "reflexd"
+    return binary("REFLEXD_BIN", "reflexd", builds=("release", "debug"))
 
 
 def first_instruction(model: Path) -> str:

@@ -24,8 +24,8 @@ from reflex_client import ReflexClient  # noqa: E402
 from reflexd_process import ReflexdProcess, binary, ipc_endpoints, merged  # noqa: F401 (merged: for the tests)  # noqa: E402
 from reflexd_yaml import to_yaml  # noqa: F401,E402  (re-exported for the tests)
 
-REFLEXD = binary("REFLEXD_BIN", ".build/debug/reflexd")
-REFLEX = binary("REFLEXCTL_BIN", ".build/debug/reflexctl")
+REFLEXD = binary("REFLEXD_BIN", "reflexd")
+REFLEX = binary("REFLEXCTL_BIN", "reflexctl")
 FIXTURE = REPO / "Tests" / "Fixtures" / "tiny"
 INSTRUCTION = "open the drawer"
 IMAGE_SHAPE = (32, 32, 3)

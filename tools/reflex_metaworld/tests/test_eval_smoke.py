@@ -23,21 +23,15 @@ pytest.importorskip("mujoco")
 from reflex_metaworld import eval_settings as S  # noqa: E402
 from reflex_metaworld import evaluate as EV  # noqa: E402
 from reflex_metaworld import tasks as T  # noqa: E402
+from reflexd_process import binary  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[3]
 MODEL = Path(os.environ.get("REFLEX_EVAL_MODEL", REPO / "models" / "default"))
 DEMOS = Path(os.path.expanduser("~/.cache/reflex/demos"))
 SMOKE_TASK = "drawer-open-v3"
 SMOKE_STEPS = 15
-
-
-def _bin(variable: str, default: str) -> Path:
-    p = Path(os.environ.get(variable, default))
-    return p if p.is_absolute() else REPO / p
-
-
-REFLEXD = _bin("REFLEXD_BIN", ".build/debug/reflexd")
-REFLEX = _bin("REFLEXCTL_BIN", ".build/debug/reflexctl")
+REFLEXD = binary("REFLEXD_BIN", "reflexd")
+REFLEX = binary("REFLEXCTL_BIN", "reflexctl")
 
 
 def _model_info() -> S.ModelInfo:
