@@ -38,7 +38,7 @@ final class MetricsEndpoint {
             channel = try bootstrap.bind(host: config.host, port: Int(config.port)).wait()
         } catch {
             try? group.syncShutdownGracefully()
-            throw MetricsEndpointError("metrics.listen: cannot listen on \(config.listen): \(error)")
+            throw DaemonError(.metrics, "metrics.listen: cannot listen on \(config.listen): \(error)")
         }
         let port = channel.localAddress?.port ?? Int(config.port)
         boundAddress = config.host.contains(":") ? "[\(config.host)]:\(port)" : "\(config.host):\(port)"
@@ -55,10 +55,4 @@ final class MetricsEndpoint {
     private final class OpenConnections: @unchecked Sendable {
         var count = 0
     }
-}
-
-/// The metrics listener could not start.
-struct MetricsEndpointError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
 }

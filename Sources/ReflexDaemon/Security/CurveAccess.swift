@@ -61,15 +61,6 @@ enum CurveAccess {
     private static let limiter = LogRateLimiter(lines: logLinesPerWindow, windowSeconds: logWindowSeconds)
 }
 
-enum CurveAccessError: Error, CustomStringConvertible {
-    case authenticatorFailed(String)
-
-    var description: String {
-        switch self {
-        case .authenticatorFailed(let reason): return "CURVE authentication stopped: \(reason)"
-        }
-    }
-}
 
 /// A fixed-window line limiter shared by threads (the ZAP handler logs from its own).
 final class LogRateLimiter: @unchecked Sendable {

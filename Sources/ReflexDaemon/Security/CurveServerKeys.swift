@@ -18,7 +18,7 @@ struct CurveServerKeys {
 
     init(_ config: CurveConfig) throws {
         guard let secretPath = config.serverSecretKey, let robots = config.authorizedKeys, let operators = config.operatorKeys else {
-            throw KeyFileError("security.curve needs server_secret_key, authorized_keys and operator_keys")
+            throw DaemonError(.keyFile, "security.curve needs server_secret_key, authorized_keys and operator_keys")
         }
         server = try CurveKeyPair(secretKey: try KeyFile.read(secretPath, secret: true))
         robotKeys = try AuthorizedKeys(directory: robots)
@@ -43,7 +43,7 @@ struct AuthorizedKeys: Equatable {
         do {
             entries = try FileManager.default.contentsOfDirectory(atPath: directory)
         } catch {
-            throw KeyFileError("\(directory): cannot read the key directory (\(error.localizedDescription))")
+            throw DaemonError(.keyFile, "\(directory): cannot read the key directory (\(error.localizedDescription))")
         }
         var names: [String: String] = [:]
         var skipped: [String] = []
@@ -64,27 +64,27 @@ struct AuthorizedKeys: Equatable {
 
 /// OpenSSH-style ownership and permission checks on key files and directories.
 enum FileSafety {
-    /// Throws `KeyFileError` saying what is wrong with `path`: missing, a symlink, not a
+    /// Throws `DaemonError` (.keyFile) saying what is wrong with `path`: missing, a symlink, not a
     /// directory / not a regular file, owned by another user than root or the daemon's, or
     /// writable by group or others.
     static func check(_ path: String, isDirectory: Bool) throws {
         var info = stat()
         guard lstat(path, &info) == 0 else {
-            throw KeyFileError("\(path): \(String(cString: strerror(errno)))")
+            throw DaemonError(.keyFile, "\(path): \(String(cString: strerror(errno)))")
         }
         let kind = info.st_mode & S_IFMT
         if kind == S_IFLNK {
-            throw KeyFileError("\(path): a symlink; key \(isDirectory ? "directories" : "files") must be the real \(isDirectory ? "directory" : "file")")
+            throw DaemonError(.keyFile, "\(path): a symlink; key \(isDirectory ? "directories" : "files") must be the real \(isDirectory ? "directory" : "file")")
         }
-        if isDirectory, kind != S_IFDIR { throw KeyFileError("\(path): not a directory") }
-        if !isDirectory, kind != S_IFREG { throw KeyFileError("\(path): not a regular file") }
+        if isDirectory, kind != S_IFDIR { throw DaemonError(.keyFile, "\(path): not a directory") }
+        if !isDirectory, kind != S_IFREG { throw DaemonError(.keyFile, "\(path): not a regular file") }
         let owner = info.st_uid
         if owner != 0, owner != geteuid() {
-            throw KeyFileError("\(path): owned by uid \(owner), not by root or the daemon's user (uid \(geteuid()))")
+            throw DaemonError(.keyFile, "\(path): owned by uid \(owner), not by root or the daemon's user (uid \(geteuid()))")
         }
         let mode = info.st_mode & 0o7777
         if mode & 0o022 != 0 {
-            throw KeyFileError("\(path): writable by group or others (mode \(String(mode, radix: 8))); run chmod go-w")
+            throw DaemonError(.keyFile, "\(path): writable by group or others (mode \(String(mode, radix: 8))); run chmod go-w")
         }
     }
 }
@@ -94,13 +94,13 @@ public enum KeyFile {
     public static func read(_ path: String, secret: Bool) throws -> String {
         guard let attrs = try? FileManager.default.attributesOfItem(atPath: path),
               let text = FileManager.default.contents(atPath: path).map({ String(decoding: $0, as: UTF8.self) }) else {
-            throw KeyFileError("\(path): cannot read the key file")
+            throw DaemonError(.keyFile, "\(path): cannot read the key file")
         }
         if secret, let mode = (attrs[.posixPermissions] as? NSNumber)?.intValue, mode & 0o077 != 0 {
-            throw KeyFileError("\(path): a secret key file must not be readable by group or others (mode \(String(mode, radix: 8)); run chmod 600)")
+            throw DaemonError(.keyFile, "\(path): a secret key file must not be readable by group or others (mode \(String(mode, radix: 8)); run chmod 600)")
         }
         let key = text.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard CurveKeyPair.isValidKey(key) else { throw KeyFileError("\(path): not a 40-character Z85 key") }
+        guard CurveKeyPair.isValidKey(key) else { throw DaemonError(.keyFile, "\(path): not a 40-character Z85 key") }
         return key
     }
 
@@ -110,19 +110,14 @@ public enum KeyFile {
         let pub = (directory as NSString).appendingPathComponent("\(name).public")
         let sec = (directory as NSString).appendingPathComponent("\(name).secret")
         for p in [pub, sec] where FileManager.default.fileExists(atPath: p) {
-            throw KeyFileError("\(p) exists; not overwriting a key")
+            throw DaemonError(.keyFile, "\(p) exists; not overwriting a key")
         }
         guard FileManager.default.createFile(atPath: sec, contents: nil, attributes: [.posixPermissions: 0o600]),
               FileManager.default.createFile(atPath: pub, contents: nil, attributes: [.posixPermissions: 0o644]) else {
-            throw KeyFileError("cannot write key files into \(directory)")
+            throw DaemonError(.keyFile, "cannot write key files into \(directory)")
         }
         try Data((pair.secretKey + "\n").utf8).write(to: URL(fileURLWithPath: sec))
         try Data((pair.publicKey + "\n").utf8).write(to: URL(fileURLWithPath: pub))
         return (pub, sec)
     }
-}
-
-public struct KeyFileError: Error, CustomStringConvertible {
-    public let description: String
-    init(_ d: String) { description = d }
 }

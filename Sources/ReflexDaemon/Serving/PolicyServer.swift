@@ -122,7 +122,7 @@ public final class PolicyServer {
         if let failure = authenticator?.failure {
             // Fail closed: without a ZAP handler libzmq would admit any key. systemd restarts us.
             log.critical("CURVE authentication stopped; exiting", metadata: ["reason": "\(failure)"])
-            throw CurveAccessError.authenticatorFailed(failure)
+            throw DaemonError(.authentication, "CURVE authentication stopped: \(failure)")
         }
         let now = MonotonicClock.now()
         if let interval = notifier.watchdogInterval, Double(now &- lastWatchdog) / 1e9 >= interval * 0.5 {
