@@ -3,24 +3,24 @@ import COpenBLAS
 /// The small kernels of the network. GEMMs go to BLAS; the elementwise work is written here
 /// with SIMD so that it costs little next to the GEMMs (libm's tanh/exp per element would not).
 enum Kernels {
-    /// y[rows, out] = x[rows, in] @ w[in, out] + b (bias pre-filled, then sgemm with beta = 1),
-    /// the output columns split across the pool's threads.
-    static func linear(_ x: UnsafePointer<Float>, rows: Int, inDim: Int, _ w: Tensor, _ b: Tensor,
-                       into y: UnsafeMutablePointer<Float>, pool: ComputePool) {
-        let out = w.shape[1]
+    /// y[rows, out] = x[rows, in] @ w[in, out] + b (bias pre-filled, then the product accumulated),
+    /// the output columns split across the pool's threads. `scratch`: one per thread, at least
+    /// `int8ScratchFloats` floats when `w` is int8.
+    static func linear(_ x: UnsafePointer<Float>, rows: Int, inDim: Int, _ w: WeightMatrix, _ b: Tensor,
+                       into y: UnsafeMutablePointer<Float>, pool: ComputePool, scratch: [Tensor]) {
+        let out = w.cols
         pool.run { part in
             let cols = pool.slice(out, part: part)
             guard !cols.isEmpty else { return }
             for r in 0..<rows { (y + r * out + cols.lowerBound).update(from: b.data + cols.lowerBound, count: cols.count) }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(cols.count), Int32(inDim),
-                        1, x, Int32(inDim), w.data + cols.lowerBound, Int32(out), 1, y + cols.lowerBound, Int32(out))
+            product(x, rows: rows, inDim: inDim, w, cols: cols, into: y, scratch: scratch[part])
         }
     }
 
     /// y[rows, out] += x[rows, in] @ w[in, out] + b: a residual connection, columns split across threads.
-    static func accumulate(_ x: UnsafePointer<Float>, rows: Int, inDim: Int, _ w: Tensor, _ b: Tensor,
-                           into y: UnsafeMutablePointer<Float>, pool: ComputePool) {
-        let out = w.shape[1]
+    static func accumulate(_ x: UnsafePointer<Float>, rows: Int, inDim: Int, _ w: WeightMatrix, _ b: Tensor,
+                           into y: UnsafeMutablePointer<Float>, pool: ComputePool, scratch: [Tensor]) {
+        let out = w.cols
         pool.run { part in
             let cols = pool.slice(out, part: part)
             guard !cols.isEmpty else { return }
@@ -28,8 +28,68 @@ enum Kernels {
                 let row = y + r * out
                 for j in cols { row[j] += b.data[j] }
             }
+            product(x, rows: rows, inDim: inDim, w, cols: cols, into: y, scratch: scratch[part])
+        }
+    }
+
+    /// Rows × columns of the largest int8 tile dequantised at a time: 256 KiB of float32, which
+    /// stays in a core's L2 while sgemm streams it.
+    static let tileRows = 256, tileCols = 256
+    /// Floats of per-thread scratch the int8 path needs (a tile).
+    static let int8ScratchFloats = tileRows * tileCols
+
+    /// y[:, cols] += x[rows, in] @ w[:, cols] (y's row stride is w.cols). An int8 matrix is
+    /// dequantised tile by tile into `scratch` (q · scale, exactly the reference's fake-quant
+    /// weights) and each tile goes to sgemm; no float32 copy of the matrix is kept.
+    static func product(_ x: UnsafePointer<Float>, rows: Int, inDim: Int, _ w: WeightMatrix, cols: Range<Int>,
+                        into y: UnsafeMutablePointer<Float>, scratch: Tensor) {
+        let out = w.cols
+        switch w {
+        case .float32(let t):
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(cols.count), Int32(inDim),
-                        1, x, Int32(inDim), w.data + cols.lowerBound, Int32(out), 1, y + cols.lowerBound, Int32(out))
+                        1, x, Int32(inDim), t.data + cols.lowerBound, Int32(out), 1, y + cols.lowerBound, Int32(out))
+        case .int8(let q):
+            var n0 = cols.lowerBound
+            while n0 < cols.upperBound {
+                let nb = min(tileCols, cols.upperBound - n0)
+                var k0 = 0
+                while k0 < inDim {
+                    let kb = min(tileRows, inDim - k0)
+                    dequantise(q, rows: k0..<(k0 + kb), cols: n0..<(n0 + nb), into: scratch.data)
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(nb), Int32(kb),
+                                1, x + k0, Int32(inDim), scratch.data, Int32(nb), 1, y + n0, Int32(out))
+                    k0 += kb
+                }
+                n0 += nb
+            }
+        }
+    }
+
+    /// dst[rows.count, cols.count] = q[rows, cols] · scale[cols], row-major.
+    static func dequantise(_ q: Int8Matrix, rows: Range<Int>, cols: Range<Int>, into dst: UnsafeMutablePointer<Float>) {
+        let nb = cols.count, s = q.scales.data + cols.lowerBound
+        for (k, i) in rows.enumerated() {
+            let src = q.values + i * q.cols + cols.lowerBound, d = dst + k * nb
+            for j in 0..<nb { d[j] = Float(src[j]) * s[j] }
+        }
+    }
+
+    /// y[out] += x[in] @ w[in, out]: one row (the head, the state token). An int8 matrix is
+    /// multiplied as stored, `y[j] += scale[j] · Σ_i x[i]·q[i, j]`, summing into `scratch`
+    /// (at least `out` floats).
+    static func gemv(_ x: UnsafePointer<Float>, _ w: WeightMatrix, into y: UnsafeMutablePointer<Float>, scratch: Tensor) {
+        switch w {
+        case .float32(let t):
+            cblas_sgemv(CblasRowMajor, CblasTrans, Int32(t.shape[0]), Int32(t.shape[1]), 1, t.data, Int32(t.shape[1]), x, 1, 1, y, 1)
+        case .int8(let q):
+            let n = q.cols, acc = scratch.data
+            for j in 0..<n { acc[j] = 0 }
+            for i in 0..<q.rows {
+                let xi = x[i], row = q.values + i * n
+                for j in 0..<n { acc[j] += xi * Float(row[j]) }
+            }
+            let s = q.scales.data
+            for j in 0..<n { y[j] += acc[j] * s[j] }
         }
     }
 
