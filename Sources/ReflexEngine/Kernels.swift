@@ -2,10 +2,10 @@ import COpenBLAS
 
 /// The small kernels of the network. GEMMs go to BLAS; the elementwise work is written here
 /// with SIMD so that it costs little next to the GEMMs (libm's tanh/exp per element would not).
-enum Kernels {
+package enum Kernels {
     /// y[rows, out] = x[rows, in] @ w[in, out] + b (bias pre-filled, then the product accumulated),
     /// the output columns split across the pool's threads. `scratch`: one per thread, at least
-    /// `int8ScratchFloats` floats when `w` is int8.
+    /// 4 × out floats when `w` is int8.
     static func linear(_ x: UnsafePointer<Float>, rows: Int, inDim: Int, _ w: WeightMatrix, _ b: Tensor,
                        into y: UnsafeMutablePointer<Float>, pool: ComputePool, scratch: [Tensor]) {
         let out = w.cols
@@ -32,36 +32,69 @@ enum Kernels {
         }
     }
 
-    /// Rows × columns of the largest int8 tile dequantised at a time: 256 KiB of float32, which
-    /// stays in a core's L2 while sgemm streams it.
-    static let tileRows = 256, tileCols = 256
-    /// Floats of per-thread scratch the int8 path needs (a tile).
-    static let int8ScratchFloats = tileRows * tileCols
+    /// Rows × columns of the largest tile `productInt8Tiles` dequantises at a time: 256 KiB of
+    /// float32, which stays in a core's L2 while sgemm streams it.
+    package static let tileRows = 256, tileCols = 256
 
-    /// y[:, cols] += x[rows, in] @ w[:, cols] (y's row stride is w.cols). An int8 matrix is
-    /// dequantised tile by tile into `scratch` (q · scale, exactly the reference's fake-quant
-    /// weights) and each tile goes to sgemm; no float32 copy of the matrix is kept.
-    static func product(_ x: UnsafePointer<Float>, rows: Int, inDim: Int, _ w: WeightMatrix, cols: Range<Int>,
-                        into y: UnsafeMutablePointer<Float>, scratch: Tensor) {
-        let out = w.cols
+    /// y[:, cols] += x[rows, in] @ w[:, cols] (y's row stride is w.cols). float32: sgemm. int8:
+    /// `productInt8` (the int8 values converted in its inner loop; no float32 copy of the matrix
+    /// exists). `scratch`: at least 4 · cols.count floats for int8.
+    package static func product(_ x: UnsafePointer<Float>, rows: Int, inDim: Int, _ w: WeightMatrix, cols: Range<Int>,
+                                into y: UnsafeMutablePointer<Float>, scratch: Tensor) {
         switch w {
         case .float32(let t):
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(cols.count), Int32(inDim),
-                        1, x, Int32(inDim), t.data + cols.lowerBound, Int32(out), 1, y + cols.lowerBound, Int32(out))
+                        1, x, Int32(inDim), t.data + cols.lowerBound, Int32(w.cols), 1, y + cols.lowerBound, Int32(w.cols))
         case .int8(let q):
-            var n0 = cols.lowerBound
-            while n0 < cols.upperBound {
-                let nb = min(tileCols, cols.upperBound - n0)
-                var k0 = 0
-                while k0 < inDim {
-                    let kb = min(tileRows, inDim - k0)
-                    dequantise(q, rows: k0..<(k0 + kb), cols: n0..<(n0 + nb), into: scratch.data)
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(nb), Int32(kb),
-                                1, x + k0, Int32(inDim), scratch.data, Int32(nb), 1, y + n0, Int32(out))
-                    k0 += kb
-                }
-                n0 += nb
+            productInt8(x, rows: rows, inDim: inDim, q, cols: cols, into: y, scratch: scratch)
+        }
+    }
+
+    /// The int8 candidate the engine does not use (slower here, `reflexctl bench gemm`): tiles of
+    /// at most `tileRows` × `tileCols` weights dequantised (q · scale) into `scratch`, each then
+    /// multiplied by sgemm. `scratch`: at least `tileRows · tileCols` floats.
+    package static func productInt8Tiles(_ x: UnsafePointer<Float>, rows: Int, inDim: Int, _ q: Int8Matrix, cols: Range<Int>,
+                                         into y: UnsafeMutablePointer<Float>, scratch: Tensor) {
+        var n0 = cols.lowerBound
+        while n0 < cols.upperBound {
+            let nb = min(tileCols, cols.upperBound - n0)
+            var k0 = 0
+            while k0 < inDim {
+                let kb = min(tileRows, inDim - k0)
+                dequantise(q, rows: k0..<(k0 + kb), cols: n0..<(n0 + nb), into: scratch.data)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(nb), Int32(kb),
+                            1, x + k0, Int32(inDim), scratch.data, Int32(nb), 1, y + n0, Int32(q.cols))
+                k0 += kb
             }
+            n0 += nb
+        }
+    }
+
+    /// y[:, cols] += (x @ q[:, cols]) · scale[cols], the int8 → float conversion in the inner loop,
+    /// four rows of x at a time (each converted weight row feeds four accumulator rows, which stay
+    /// in L1). `scratch`: at least 4 · cols.count floats.
+    package static func productInt8(_ x: UnsafePointer<Float>, rows: Int, inDim: Int, _ q: Int8Matrix, cols: Range<Int>,
+                                      into y: UnsafeMutablePointer<Float>, scratch: Tensor) {
+        let n = cols.count, out = q.cols, s = q.scales.data + cols.lowerBound
+        var r0 = 0
+        while r0 < rows {
+            let rb = min(4, rows - r0)
+            let a0 = scratch.data, a1 = a0 + n, a2 = a1 + n, a3 = a2 + n
+            for j in 0..<(4 * n) { a0[j] = 0 }
+            let x0 = x + r0 * inDim, x1 = x0 + (rb > 1 ? inDim : 0), x2 = x0 + (rb > 2 ? 2 * inDim : 0), x3 = x0 + (rb > 3 ? 3 * inDim : 0)
+            for k in 0..<inDim {
+                let w = q.values + k * out + cols.lowerBound
+                let v0 = x0[k], v1 = x1[k], v2 = x2[k], v3 = x3[k]
+                for j in 0..<n {
+                    let f = Float(w[j])
+                    a0[j] += v0 * f; a1[j] += v1 * f; a2[j] += v2 * f; a3[j] += v3 * f
+                }
+            }
+            for r in 0..<rb {
+                let acc = a0 + r * n, yr = y + (r0 + r) * out + cols.lowerBound
+                for j in 0..<n { yr[j] += acc[j] * s[j] }
+            }
+            r0 += 4
         }
     }
 

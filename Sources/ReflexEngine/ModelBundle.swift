@@ -113,6 +113,13 @@ public final class ModelBundle: @unchecked Sendable {
         weights.values.reduce(0) { $0 + $1.byteCount } + matrices.values.reduce(0) { $0 + $1.byteCount }
     }
 
+    /// How the weight matrices (linear weights) are held in memory: "int8" (every one, with
+    /// per-output-column float32 scales), "float32" (none int8, whatever the float storage), or "mixed".
+    public var matrixDType: String {
+        let int8 = matrices.values.filter(\.isInt8).count
+        return int8 == 0 ? "float32" : int8 == matrices.count ? "int8" : "mixed"
+    }
+
     /// Whether any weight matrix is held as int8.
     public var hasInt8Weights: Bool { matrices.values.contains { $0.isInt8 } }
 

@@ -74,9 +74,10 @@ public final class MultiExitPolicy: @unchecked Sendable {
         }
         hfc1W = mat("head.mlp.fc1.weight"); hfc1B = w("head.mlp.fc1.bias")
         hfc2W = mat("head.mlp.fc2.weight"); hfc2B = w("head.mlp.fc2.bias")
-        // A tile for the GEMMs, and room for the widest row product (the head's gates).
-        let widest = ([stateW, hfc1W, hfc2W] + lstm.flatMap { [$0.wih, $0.whh] }).map(\.cols).max()!
-        int8Scratch = bundle.hasInt8Weights ? max(Kernels.int8ScratchFloats, widest) : 0
+        // Four accumulator rows as wide as the widest matrix (GEMMs and the head's row products).
+        let widest = ([stateW, hfc1W, hfc2W] + lstm.flatMap { [$0.wih, $0.whh] } + cameras.map(\.weight)
+                      + blocks.flatMap { [$0.qkvW, $0.outW, $0.fc1W, $0.fc2W] }).map(\.cols).max()!
+        int8Scratch = bundle.hasInt8Weights ? 4 * widest : 0
         stateMean = m.stateNorm.mean; stateInvStd = m.stateNorm.std.map { 1 / $0 }
         actMean = m.action.mean; actStd = m.action.std; actLow = m.action.low; actHigh = m.action.high
         criterionDims = m.criterion.dims

@@ -69,7 +69,7 @@ import Testing
         let values: [Int8] = [1, -2, 3, 127, -127, 0, 5, -7, 9, 11, -1, 2, 100, -3, 4]
         for i in values.indices { q.values[i] = values[i] }
         let x: [Float] = [1, -0.5, 2]
-        let scratch = Tensor(shape: [Kernels.int8ScratchFloats])
+        let scratch = Tensor(shape: [64])
         var y: [Float] = [1, 1, 1, 1, 1]
         x.withUnsafeBufferPointer { xp in y.withUnsafeMutableBufferPointer { Kernels.gemv(xp.baseAddress!, .int8(q), into: $0.baseAddress!, scratch: scratch) } }
         Kernels.dequantise(q, rows: 0..<3, cols: 0..<5, into: scratch.data)
@@ -78,5 +78,24 @@ import Testing
             #expect(abs(y[j] - want) <= 1e-5 * max(1, abs(want)), "column \(j): \(y[j]) vs \(want)")
         }
         #expect(scratch.data[3] == 127 * 2 && scratch.data[2 * 5 + 2] == 0)
+    }
+
+    /// The engine's int8 GEMM (conversion in the inner loop, four rows at a time) against sgemm on
+    /// the dequantised matrix, over a column slice, with a row count that leaves a remainder of 3.
+    @Test func theInt8ProductEqualsSgemmOnTheDequantisedMatrix() throws {
+        let rows = 7, k = 37, n = 40, cols = 16..<40
+        let scales = Tensor(shape: [n], values: (0..<n).map { Float($0 % 5) * 0.01 })
+        let q = Int8Matrix(rows: k, cols: n, scales: scales)
+        for i in 0..<(k * n) { q.values[i] = Int8(truncatingIfNeeded: (i * 37) % 255 - 127) }
+        let x = Tensor(shape: [rows, k], values: (0..<(rows * k)).map { Float(($0 * 13) % 17) / 8 - 1 })
+        let got = Tensor(shape: [rows, n], values: (0..<(rows * n)).map { Float($0 % 3) })
+        let want = Tensor(shape: [rows, n], values: got.toArray())
+        Kernels.productInt8(x.data, rows: rows, inDim: k, q, cols: cols, into: got.data, scratch: Tensor(shape: [4 * cols.count]))
+        Kernels.productInt8Tiles(x.data, rows: rows, inDim: k, q, cols: cols, into: want.data,
+                                 scratch: Tensor(shape: [Kernels.tileRows * Kernels.tileCols]))
+        for i in 0..<(rows * n) {
+            #expect(abs(got.data[i] - want.data[i]) <= 1e-4 * max(1, abs(want.data[i])), "element \(i)")
+        }
+        #expect(got.data[0] == 0 && got.data[n + 1] == Float((n + 1) % 3), "columns outside the slice are untouched")
     }
 }

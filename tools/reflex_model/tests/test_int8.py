@@ -55,3 +55,32 @@ def test_int8_bundle_with_a_float_tensor_listed_as_int8_is_rejected(tmp_path):
         assert "state_proj.weight" in str(error)
     else:
         raise AssertionError("a float tensor listed as int8 was accepted")
+
+
+def test_cost_model_counts_int8_matrices_at_one_byte_per_weight_plus_scales(tmp_path):
+    from reflex_model.cost import cost_model
+    net = random_net("tiny")
+    floats = write_bundle(net, tmp_path / "f", name="f")
+    int8 = write_bundle(net, tmp_path / "q", name="q", storage_dtype="int8")
+    names = set(matrix_names(net.dims))
+    params = {n: p for n, p in net.state_dict().items()}
+    saved = sum(3 * p.numel() - 4 * p.shape[0] for n, p in params.items() if n in names)   # [out, in] in PyTorch
+    full_f, full_q = cost_model(floats)["exits"][-1], cost_model(int8)["exits"][-1]
+    assert full_f["resident_bytes"] - full_q["resident_bytes"] == saved
+    assert full_f["flops"] == full_q["flops"]
+
+
+def test_quantize_command_writes_a_readable_int8_bundle_with_the_calibration_copied(tmp_path):
+    from reflex_model.bundle import read_calibration
+    from reflex_model.quantize import main
+    net = random_net("tiny")
+    write_bundle(net, tmp_path / "f", name="f", calibration=torch.rand(5, net.num_exits))
+    main([str(tmp_path / "f"), "--out", str(tmp_path / "q"), "--report", str(tmp_path / "r.json"), "--threads", "1"])
+    loaded, manifest = read_bundle(tmp_path / "q")
+    assert manifest["quantization"]["tensors"] == matrix_names(net.dims)
+    assert "copied" in manifest["quantized_from"]["calibration"]
+    assert torch.equal(read_calibration(tmp_path / "q", manifest), read_calibration(tmp_path / "f", manifest))
+    reference = round_to_storage(copy.deepcopy(net), "int8")
+    assert all(torch.equal(a, b) for a, b in zip(reference.state_dict().values(), loaded.state_dict().values()))
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert all(f > q for f, q in zip(report["resident_bytes"]["float32"], report["resident_bytes"]["int8"]))
