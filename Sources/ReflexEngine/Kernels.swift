@@ -98,6 +98,33 @@ package enum Kernels {
         }
     }
 
+    /// The float32 twin of `productInt8` (no conversion, no scale), a candidate measured by
+    /// `reflexctl bench gemm` against OpenBLAS; the engine does not use it.
+    package static func productFloatFourRows(_ x: UnsafePointer<Float>, rows: Int, inDim: Int, _ w: Tensor, cols: Range<Int>,
+                                             into y: UnsafeMutablePointer<Float>, scratch: Tensor) {
+        let n = cols.count, out = w.shape[1]
+        var r0 = 0
+        while r0 < rows {
+            let rb = min(4, rows - r0)
+            let a0 = scratch.data, a1 = a0 + n, a2 = a1 + n, a3 = a2 + n
+            for j in 0..<(4 * n) { a0[j] = 0 }
+            let x0 = x + r0 * inDim, x1 = x0 + (rb > 1 ? inDim : 0), x2 = x0 + (rb > 2 ? 2 * inDim : 0), x3 = x0 + (rb > 3 ? 3 * inDim : 0)
+            for k in 0..<inDim {
+                let wr = w.data + k * out + cols.lowerBound
+                let v0 = x0[k], v1 = x1[k], v2 = x2[k], v3 = x3[k]
+                for j in 0..<n {
+                    let f = wr[j]
+                    a0[j] += v0 * f; a1[j] += v1 * f; a2[j] += v2 * f; a3[j] += v3 * f
+                }
+            }
+            for r in 0..<rb {
+                let acc = a0 + r * n, yr = y + (r0 + r) * out + cols.lowerBound
+                for j in 0..<n { yr[j] += acc[j] }
+            }
+            r0 += 4
+        }
+    }
+
     /// dst[rows.count, cols.count] = q[rows, cols] · scale[cols], row-major.
     static func dequantise(_ q: Int8Matrix, rows: Range<Int>, cols: Range<Int>, into dst: UnsafeMutablePointer<Float>) {
         let nb = cols.count, s = q.scales.data + cols.lowerBound

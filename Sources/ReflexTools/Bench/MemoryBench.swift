@@ -59,6 +59,10 @@ public struct MemoryBench {
             s += String(format: "%9.2f  ", c["memory_mb"] as! Double)
             s += (c["model"] as! String).padding(toLength: 15, withPad: " ", startingAt: 0) + " "
             s += (c["weights"] as! String).padding(toLength: 8, withPad: " ", startingAt: 0)
+            guard c["loaded_exits"] as! Int > 0 else {
+                s += String(format: " %6d/%-5d  exit 1 does not fit\n", 0, c["exits"] as! Int)
+                continue
+            }
             s += String(format: " %6d/%-5d  %12.3f  %11.1f  ", c["loaded_exits"] as! Int, c["exits"] as! Int,
                         Double(c["resident_bytes"] as? Int ?? 0) / 1_048_576, 100 * (c["deepest_gflops_fraction"] as? Double ?? 0))
             s += hist.padding(toLength: 28, withPad: " ", startingAt: 0)
