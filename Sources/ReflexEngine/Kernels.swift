@@ -8,25 +8,28 @@ package enum Kernels {
     /// 4 × out floats when `w` is int8.
     static func linear(_ x: UnsafePointer<Float>, rows: Int, inDim: Int, _ w: WeightMatrix, _ b: Tensor,
                        into y: UnsafeMutablePointer<Float>, pool: ComputePool, scratch: [Tensor]) {
-        let out = w.cols
-        pool.run { part in
-            let cols = pool.slice(out, part: part)
-            guard !cols.isEmpty else { return }
-            for r in 0..<rows { (y + r * out + cols.lowerBound).update(from: b.data + cols.lowerBound, count: cols.count) }
-            product(x, rows: rows, inDim: inDim, w, cols: cols, into: y, scratch: scratch[part])
-        }
+        pool.run(LinearJob(x: x, rows: rows, inDim: inDim, w: w, b: b, y: y, pool: pool, scratch: scratch, residual: false))
     }
 
     /// y[rows, out] += x[rows, in] @ w[in, out] + b: a residual connection, columns split across threads.
     static func accumulate(_ x: UnsafePointer<Float>, rows: Int, inDim: Int, _ w: WeightMatrix, _ b: Tensor,
                            into y: UnsafeMutablePointer<Float>, pool: ComputePool, scratch: [Tensor]) {
-        let out = w.cols
-        pool.run { part in
+        pool.run(LinearJob(x: x, rows: rows, inDim: inDim, w: w, b: b, y: y, pool: pool, scratch: scratch, residual: true))
+    }
+
+    /// One thread's columns of `linear` (residual false: y = …) or `accumulate` (residual true: y += …).
+    struct LinearJob: ParallelJob {
+        let x: UnsafePointer<Float>, rows: Int, inDim: Int, w: WeightMatrix, b: Tensor
+        let y: UnsafeMutablePointer<Float>, pool: ComputePool, scratch: [Tensor], residual: Bool
+        func run(part: Int) {
+            let out = w.cols
             let cols = pool.slice(out, part: part)
             guard !cols.isEmpty else { return }
             for r in 0..<rows {
                 let row = y + r * out
-                for j in cols { row[j] += b.data[j] }
+                if residual { for j in cols { row[j] += b.data[j] } } else {
+                    (row + cols.lowerBound).update(from: b.data + cols.lowerBound, count: cols.count)
+                }
             }
             product(x, rows: rows, inDim: inDim, w, cols: cols, into: y, scratch: scratch[part])
         }
@@ -158,7 +161,15 @@ package enum Kernels {
     static func layerNorm(_ x: UnsafePointer<Float>, rows: Int, d: Int, gamma: Tensor, beta: Tensor, eps: Float,
                           into y: UnsafeMutablePointer<Float>, pool: ComputePool?) {
         guard let pool, pool.threads > 1 else { layerNormRows(x, 0..<rows, d: d, gamma: gamma, beta: beta, eps: eps, into: y); return }
-        pool.run { part in layerNormRows(x, pool.slice(rows, part: part, align: 1), d: d, gamma: gamma, beta: beta, eps: eps, into: y) }
+        pool.run(LayerNormJob(x: x, rows: rows, d: d, gamma: gamma, beta: beta, eps: eps, y: y, pool: pool))
+    }
+
+    private struct LayerNormJob: ParallelJob {
+        let x: UnsafePointer<Float>, rows: Int, d: Int, gamma: Tensor, beta: Tensor, eps: Float
+        let y: UnsafeMutablePointer<Float>, pool: ComputePool
+        func run(part: Int) {
+            layerNormRows(x, pool.slice(rows, part: part, align: 1), d: d, gamma: gamma, beta: beta, eps: eps, into: y)
+        }
     }
 
     private static func layerNormRows(_ x: UnsafePointer<Float>, _ range: Range<Int>, d: Int, gamma: Tensor, beta: Tensor,

@@ -200,9 +200,22 @@ public final class MultiExitPolicy: @unchecked Sendable {
         Kernels.layerNorm(x, rows: t, d: d, gamma: blk.ln1w, beta: blk.ln1b, eps: eps, into: h, pool: pool)
         Kernels.linear(h, rows: t, inDim: d, blk.qkvW, blk.qkvB, into: qkv, pool: pool, scratch: ws.scratch)
         let scale = 1 / Float(dh).squareRoot()
-        pool.run { part in
-            let scores = ws.scores[part].data
-            for n in stride(from: part, to: heads, by: pool.threads) {
+        pool.run(AttentionJob(qkv: qkv, ws: ws, t: t, d: d, heads: heads, scale: scale))
+        // x += attn @ Wout + b and x += gelu(h @ W1 + b1) @ W2 + b2: biases go into the residual,
+        // then the GEMM accumulates into it (beta = 1).
+        Kernels.accumulate(ws.attn.data, rows: t, inDim: d, blk.outW, blk.outB, into: x, pool: pool, scratch: ws.scratch)
+        Kernels.layerNorm(x, rows: t, d: d, gamma: blk.ln2w, beta: blk.ln2b, eps: eps, into: h, pool: pool)
+        Kernels.linear(h, rows: t, inDim: d, blk.fc1W, blk.fc1B, into: ws.mlp.data, pool: pool, scratch: ws.scratch)
+        pool.run(GeluJob(values: ws.mlp.data, rows: t, cols: mlpHidden, pool: pool))
+        Kernels.accumulate(ws.mlp.data, rows: t, inDim: mlpHidden, blk.fc2W, blk.fc2B, into: x, pool: pool, scratch: ws.scratch)
+    }
+
+    /// Attention, heads split across threads: scores = q kᵀ · scale, softmax, then · v.
+    private struct AttentionJob: ParallelJob {
+        let qkv: UnsafeMutablePointer<Float>, ws: StepWorkspace, t: Int, d: Int, heads: Int, scale: Float
+        func run(part: Int) {
+            let scores = ws.scores[part].data, dh = d / heads
+            for n in stride(from: part, to: heads, by: ws.pool.threads) {
                 let q = qkv + n * dh, k = qkv + d + n * dh, v = qkv + 2 * d + n * dh
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(t), Int32(t), Int32(dh),
                             scale, q, Int32(3 * d), k, Int32(3 * d), 0, scores, Int32(t))
@@ -211,16 +224,15 @@ public final class MultiExitPolicy: @unchecked Sendable {
                             1, scores, Int32(t), v, Int32(3 * d), 0, ws.attn.data + n * dh, Int32(d))
             }
         }
-        // x += attn @ Wout + b and x += gelu(h @ W1 + b1) @ W2 + b2: biases go into the residual,
-        // then the GEMM accumulates into it (beta = 1).
-        Kernels.accumulate(ws.attn.data, rows: t, inDim: d, blk.outW, blk.outB, into: x, pool: pool, scratch: ws.scratch)
-        Kernels.layerNorm(x, rows: t, d: d, gamma: blk.ln2w, beta: blk.ln2b, eps: eps, into: h, pool: pool)
-        Kernels.linear(h, rows: t, inDim: d, blk.fc1W, blk.fc1B, into: ws.mlp.data, pool: pool, scratch: ws.scratch)
-        pool.run { part in
-            let r = pool.slice(t, part: part, align: 1)
-            Kernels.gelu(ws.mlp.data + r.lowerBound * mlpHidden, count: r.count * mlpHidden)
+    }
+
+    /// GELU in place over `rows` × `cols` values, rows split across threads.
+    private struct GeluJob: ParallelJob {
+        let values: UnsafeMutablePointer<Float>, rows: Int, cols: Int, pool: ComputePool
+        func run(part: Int) {
+            let r = pool.slice(rows, part: part, align: 1)
+            Kernels.gelu(values + r.lowerBound * cols, count: r.count * cols)
         }
-        Kernels.accumulate(ws.mlp.data, rows: t, inDim: mlpHidden, blk.fc2W, blk.fc2B, into: x, pool: pool, scratch: ws.scratch)
     }
 
     /// Pools the current tokens into one vector and applies exit norm `norm`.
