@@ -37,6 +37,20 @@ import Testing
         #expect(Double(perBlockFloat) / Double(perBlockInt8) > 3)
     }
 
+    /// What `memory_mb` compares: under a cap that holds exactly the float32 model's first exit,
+    /// every exit of the int8 model fits.
+    @Test func underTheSameCapTheInt8ModelKeepsMoreExitsResident() throws {
+        let int8 = try ModelBundle(directory: FixturePaths.bundle("tiny-int8"))
+        var manifest = int8.manifest
+        manifest.quantization = nil
+        let float = CostModel(manifest: manifest)
+        let cap = float.residentBytes[0]
+        #expect(float.residentBytes.filter { $0 <= cap }.count == 1)
+        #expect(int8.cost.residentBytes.filter { $0 <= cap }.count == int8.cost.exits)
+        let partial = try ModelBundle(directory: FixturePaths.bundle("tiny-int8"), upToExit: int8.cost.exits)
+        #expect(partial.residentBytes <= cap)
+    }
+
     @Test func anI8TensorNotListedInTheManifestIsRejected() throws {
         let dir = try FixturePaths.scratchCopy(of: "tiny-int8")
         defer { try? FileManager.default.removeItem(atPath: dir) }
