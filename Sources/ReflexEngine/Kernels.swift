@@ -1,7 +1,8 @@
 import COpenBLAS
 
-/// The small kernels of the network. GEMMs go to BLAS; the elementwise work is written here
-/// with SIMD so that it costs little next to the GEMMs (libm's tanh/exp per element would not).
+/// The small kernels of the network, and the linear layers split across threads. The matrix
+/// products themselves are in MatrixProducts.swift; the elementwise work is written here with
+/// SIMD so that it costs little next to the GEMMs (libm's tanh/exp per element would not).
 package enum Kernels {
     /// y[rows, out] = x[rows, in] @ w[in, out] + b (bias pre-filled, then the product accumulated),
     /// the output columns split across the pool's threads. `scratch`: one per thread, at least
@@ -32,127 +33,6 @@ package enum Kernels {
                 }
             }
             product(x, rows: rows, inDim: inDim, w, cols: cols, into: y, scratch: scratch[part])
-        }
-    }
-
-    /// Rows × columns of the largest tile `productInt8Tiles` dequantises at a time: 256 KiB of
-    /// float32, which stays in a core's L2 while sgemm streams it.
-    package static let tileRows = 256, tileCols = 256
-
-    /// y[:, cols] += x[rows, in] @ w[:, cols] (y's row stride is w.cols). float32: sgemm. int8:
-    /// `productInt8` (the int8 values converted in its inner loop; no float32 copy of the matrix
-    /// exists). `scratch`: at least 4 · cols.count floats for int8.
-    package static func product(_ x: UnsafePointer<Float>, rows: Int, inDim: Int, _ w: WeightMatrix, cols: Range<Int>,
-                                into y: UnsafeMutablePointer<Float>, scratch: Tensor) {
-        switch w {
-        case .float32(let t):
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(cols.count), Int32(inDim),
-                        1, x, Int32(inDim), t.data + cols.lowerBound, Int32(w.cols), 1, y + cols.lowerBound, Int32(w.cols))
-        case .int8(let q):
-            productInt8(x, rows: rows, inDim: inDim, q, cols: cols, into: y, scratch: scratch)
-        }
-    }
-
-    /// The int8 candidate the engine does not use (slower here, `reflexctl bench gemm`): tiles of
-    /// at most `tileRows` × `tileCols` weights dequantised (q · scale) into `scratch`, each then
-    /// multiplied by sgemm. `scratch`: at least `tileRows · tileCols` floats.
-    package static func productInt8Tiles(_ x: UnsafePointer<Float>, rows: Int, inDim: Int, _ q: Int8Matrix, cols: Range<Int>,
-                                         into y: UnsafeMutablePointer<Float>, scratch: Tensor) {
-        var n0 = cols.lowerBound
-        while n0 < cols.upperBound {
-            let nb = min(tileCols, cols.upperBound - n0)
-            var k0 = 0
-            while k0 < inDim {
-                let kb = min(tileRows, inDim - k0)
-                dequantise(q, rows: k0..<(k0 + kb), cols: n0..<(n0 + nb), into: scratch.data)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(nb), Int32(kb),
-                            1, x + k0, Int32(inDim), scratch.data, Int32(nb), 1, y + n0, Int32(q.cols))
-                k0 += kb
-            }
-            n0 += nb
-        }
-    }
-
-    /// y[:, cols] += (x @ q[:, cols]) · scale[cols], the int8 → float conversion in the inner loop,
-    /// four rows of x at a time (each converted weight row feeds four accumulator rows, which stay
-    /// in L1). `scratch`: at least 4 · cols.count floats.
-    package static func productInt8(_ x: UnsafePointer<Float>, rows: Int, inDim: Int, _ q: Int8Matrix, cols: Range<Int>,
-                                      into y: UnsafeMutablePointer<Float>, scratch: Tensor) {
-        let n = cols.count, out = q.cols, s = q.scales.data + cols.lowerBound
-        var r0 = 0
-        while r0 < rows {
-            let rb = min(4, rows - r0)
-            let a0 = scratch.data, a1 = a0 + n, a2 = a1 + n, a3 = a2 + n
-            for j in 0..<(4 * n) { a0[j] = 0 }
-            let x0 = x + r0 * inDim, x1 = x0 + (rb > 1 ? inDim : 0), x2 = x0 + (rb > 2 ? 2 * inDim : 0), x3 = x0 + (rb > 3 ? 3 * inDim : 0)
-            for k in 0..<inDim {
-                let w = q.values + k * out + cols.lowerBound
-                let v0 = x0[k], v1 = x1[k], v2 = x2[k], v3 = x3[k]
-                for j in 0..<n {
-                    let f = Float(w[j])
-                    a0[j] += v0 * f; a1[j] += v1 * f; a2[j] += v2 * f; a3[j] += v3 * f
-                }
-            }
-            for r in 0..<rb {
-                let acc = a0 + r * n, yr = y + (r0 + r) * out + cols.lowerBound
-                for j in 0..<n { yr[j] += acc[j] * s[j] }
-            }
-            r0 += 4
-        }
-    }
-
-    /// The float32 twin of `productInt8` (no conversion, no scale), a candidate measured by
-    /// `reflexctl bench gemm` against OpenBLAS; the engine does not use it.
-    package static func productFloatFourRows(_ x: UnsafePointer<Float>, rows: Int, inDim: Int, _ w: Tensor, cols: Range<Int>,
-                                             into y: UnsafeMutablePointer<Float>, scratch: Tensor) {
-        let n = cols.count, out = w.shape[1]
-        var r0 = 0
-        while r0 < rows {
-            let rb = min(4, rows - r0)
-            let a0 = scratch.data, a1 = a0 + n, a2 = a1 + n, a3 = a2 + n
-            for j in 0..<(4 * n) { a0[j] = 0 }
-            let x0 = x + r0 * inDim, x1 = x0 + (rb > 1 ? inDim : 0), x2 = x0 + (rb > 2 ? 2 * inDim : 0), x3 = x0 + (rb > 3 ? 3 * inDim : 0)
-            for k in 0..<inDim {
-                let wr = w.data + k * out + cols.lowerBound
-                let v0 = x0[k], v1 = x1[k], v2 = x2[k], v3 = x3[k]
-                for j in 0..<n {
-                    let f = wr[j]
-                    a0[j] += v0 * f; a1[j] += v1 * f; a2[j] += v2 * f; a3[j] += v3 * f
-                }
-            }
-            for r in 0..<rb {
-                let acc = a0 + r * n, yr = y + (r0 + r) * out + cols.lowerBound
-                for j in 0..<n { yr[j] += acc[j] }
-            }
-            r0 += 4
-        }
-    }
-
-    /// dst[rows.count, cols.count] = q[rows, cols] · scale[cols], row-major.
-    static func dequantise(_ q: Int8Matrix, rows: Range<Int>, cols: Range<Int>, into dst: UnsafeMutablePointer<Float>) {
-        let nb = cols.count, s = q.scales.data + cols.lowerBound
-        for (k, i) in rows.enumerated() {
-            let src = q.values + i * q.cols + cols.lowerBound, d = dst + k * nb
-            for j in 0..<nb { d[j] = Float(src[j]) * s[j] }
-        }
-    }
-
-    /// y[out] += x[in] @ w[in, out]: one row (the head, the state token). An int8 matrix is
-    /// multiplied as stored, `y[j] += scale[j] · Σ_i x[i]·q[i, j]`, summing into `scratch`
-    /// (at least `out` floats).
-    static func gemv(_ x: UnsafePointer<Float>, _ w: WeightMatrix, into y: UnsafeMutablePointer<Float>, scratch: Tensor) {
-        switch w {
-        case .float32(let t):
-            cblas_sgemv(CblasRowMajor, CblasTrans, Int32(t.shape[0]), Int32(t.shape[1]), 1, t.data, Int32(t.shape[1]), x, 1, 1, y, 1)
-        case .int8(let q):
-            let n = q.cols, acc = scratch.data
-            for j in 0..<n { acc[j] = 0 }
-            for i in 0..<q.rows {
-                let xi = x[i], row = q.values + i * n
-                for j in 0..<n { acc[j] += xi * Float(row[j]) }
-            }
-            let s = q.scales.data
-            for j in 0..<n { y[j] += acc[j] * s[j] }
         }
     }
 
