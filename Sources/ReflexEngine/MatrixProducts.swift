@@ -8,8 +8,8 @@ extension Kernels {
     package static let tileRows = 256, tileCols = 256
 
     /// y[:, cols] += x[rows, in] @ w[:, cols] (y's row stride is w.cols). float32: sgemm. int8:
-    /// `productInt8` (the int8 values converted in its inner loop; no float32 copy of the matrix
-    /// exists). `scratch`: at least 4 · cols.count floats for int8.
+    /// `productInt8Blocked` (the int8 values converted as they are used; no float32 copy of the
+    /// matrix exists). `scratch`: at least 4 · cols.count floats for int8.
     package static func product(_ x: UnsafePointer<Float>, rows: Int, inDim: Int, _ w: WeightMatrix, cols: Range<Int>,
                                 into y: UnsafeMutablePointer<Float>, scratch: Tensor) {
         switch w {
@@ -17,11 +17,11 @@ extension Kernels {
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(cols.count), Int32(inDim),
                         1, x, Int32(inDim), t.data + cols.lowerBound, Int32(w.cols), 1, y + cols.lowerBound, Int32(w.cols))
         case .int8(let q):
-            productInt8(x, rows: rows, inDim: inDim, q, cols: cols, into: y, scratch: scratch)
+            productInt8Blocked(x, rows: rows, inDim: inDim, q, cols: cols, into: y, scratch: scratch)
         }
     }
 
-    /// The int8 candidate the engine does not use (slower here, `reflexctl bench gemm`): tiles of
+    /// An int8 candidate the engine does not use (slower here, `reflexctl bench gemm`): tiles of
     /// at most `tileRows` × `tileCols` weights dequantised (q · scale) into `scratch`, each then
     /// multiplied by sgemm. `scratch`: at least `tileRows · tileCols` floats.
     package static func productInt8Tiles(_ x: UnsafePointer<Float>, rows: Int, inDim: Int, _ q: Int8Matrix, cols: Range<Int>,
@@ -42,8 +42,8 @@ extension Kernels {
     }
 
     /// y[:, cols] += (x @ q[:, cols]) · scale[cols], the int8 → float conversion in the inner loop,
-    /// four rows of x at a time (each converted weight row feeds four accumulator rows, which stay
-    /// in L1). `scratch`: at least 4 · cols.count floats.
+    /// four rows of x at a time, accumulating in `scratch` (at least 4 · cols.count floats): a
+    /// bench candidate, and the blocked kernel's leftover columns.
     package static func productInt8(_ x: UnsafePointer<Float>, rows: Int, inDim: Int, _ q: Int8Matrix, cols: Range<Int>,
                                       into y: UnsafeMutablePointer<Float>, scratch: Tensor) {
         let n = cols.count, out = q.cols, s = q.scales.data + cols.lowerBound
@@ -69,30 +69,81 @@ extension Kernels {
         }
     }
 
-    /// The float32 twin of `productInt8` (no conversion, no scale), a candidate measured by
-    /// `reflexctl bench gemm` against OpenBLAS; the engine does not use it.
-    package static func productFloatFourRows(_ x: UnsafePointer<Float>, rows: Int, inDim: Int, _ w: Tensor, cols: Range<Int>,
-                                             into y: UnsafeMutablePointer<Float>, scratch: Tensor) {
-        let n = cols.count, out = w.shape[1]
-        var r0 = 0
-        while r0 < rows {
-            let rb = min(4, rows - r0)
-            let a0 = scratch.data, a1 = a0 + n, a2 = a1 + n, a3 = a2 + n
-            for j in 0..<(4 * n) { a0[j] = 0 }
-            let x0 = x + r0 * inDim, x1 = x0 + (rb > 1 ? inDim : 0), x2 = x0 + (rb > 2 ? 2 * inDim : 0), x3 = x0 + (rb > 3 ? 3 * inDim : 0)
-            for k in 0..<inDim {
-                let wr = w.data + k * out + cols.lowerBound
-                let v0 = x0[k], v1 = x1[k], v2 = x2[k], v3 = x3[k]
-                for j in 0..<n {
-                    let f = wr[j]
-                    a0[j] += v0 * f; a1[j] += v1 * f; a2[j] += v2 * f; a3[j] += v3 * f
+    /// The engine's int8 product: y[:, cols] += (x @ q[:, cols]) · scale[cols] with 4 rows × 16
+    /// columns of accumulators in SIMD registers over the whole K loop (16 int8 weights converted
+    /// per 64 multiply-adds); leftover columns (fewer than 16) go to `productInt8`. Fastest of the
+    /// candidates here (`reflexctl bench gemm`, docs/PERFORMANCE.md).
+    package static func productInt8Blocked(_ x: UnsafePointer<Float>, rows: Int, inDim: Int, _ q: Int8Matrix, cols: Range<Int>,
+                                           into y: UnsafeMutablePointer<Float>, scratch: Tensor) {
+        let out = q.cols
+        let full = cols.lowerBound + (cols.count / 16) * 16
+        var j0 = cols.lowerBound
+        while j0 < full {
+            let scale = UnsafeRawPointer(q.scales.data + j0).loadUnaligned(as: SIMD16<Float>.self)
+            var r0 = 0
+            while r0 < rows {
+                let rb = min(4, rows - r0)
+                let x0 = x + r0 * inDim, x1 = x0 + (rb > 1 ? inDim : 0), x2 = x0 + (rb > 2 ? 2 * inDim : 0), x3 = x0 + (rb > 3 ? 3 * inDim : 0)
+                var c0 = SIMD16<Float>(), c1 = SIMD16<Float>(), c2 = SIMD16<Float>(), c3 = SIMD16<Float>()
+                var w = q.values + j0
+                for k in 0..<inDim {
+                    var wf = SIMD16<Float>()
+                    for j in 0..<16 { wf[j] = Float(w[j]) }
+                    c0.addProduct(SIMD16(repeating: x0[k]), wf); c1.addProduct(SIMD16(repeating: x1[k]), wf)
+                    c2.addProduct(SIMD16(repeating: x2[k]), wf); c3.addProduct(SIMD16(repeating: x3[k]), wf)
+                    w += out
                 }
+                @inline(__always) func store(_ c: SIMD16<Float>, _ r: Int) {
+                    let yr = UnsafeMutableRawPointer(y + (r0 + r) * out + j0)
+                    yr.storeBytes(of: yr.loadUnaligned(as: SIMD16<Float>.self) + c * scale, as: SIMD16<Float>.self)
+                }
+                store(c0, 0)
+                if rb > 1 { store(c1, 1) }
+                if rb > 2 { store(c2, 2) }
+                if rb > 3 { store(c3, 3) }
+                r0 += 4
             }
-            for r in 0..<rb {
-                let acc = a0 + r * n, yr = y + (r0 + r) * out + cols.lowerBound
-                for j in 0..<n { yr[j] += acc[j] }
+            j0 += 16
+        }
+        if full < cols.upperBound { productInt8(x, rows: rows, inDim: inDim, q, cols: full..<cols.upperBound, into: y, scratch: scratch) }
+    }
+
+    /// The float32 twin of `productInt8Blocked` (no conversion, no scale): 4 rows × 16 columns of
+    /// accumulators in SIMD registers over the whole K loop; leftover columns go to sgemm. A
+    /// candidate measured by `reflexctl bench gemm` against OpenBLAS; not yet used by the engine.
+    package static func productFloatBlocked(_ x: UnsafePointer<Float>, rows: Int, inDim: Int, _ w: Tensor, cols: Range<Int>,
+                                            into y: UnsafeMutablePointer<Float>) {
+        let out = w.shape[1]
+        let full = cols.lowerBound + (cols.count / 16) * 16
+        var j0 = cols.lowerBound
+        while j0 < full {
+            var r0 = 0
+            while r0 < rows {
+                let rb = min(4, rows - r0)
+                let x0 = x + r0 * inDim, x1 = x0 + (rb > 1 ? inDim : 0), x2 = x0 + (rb > 2 ? 2 * inDim : 0), x3 = x0 + (rb > 3 ? 3 * inDim : 0)
+                var c0 = SIMD16<Float>(), c1 = SIMD16<Float>(), c2 = SIMD16<Float>(), c3 = SIMD16<Float>()
+                var p = UnsafeRawPointer(w.data + j0)
+                for k in 0..<inDim {
+                    let wf = p.loadUnaligned(as: SIMD16<Float>.self)
+                    c0.addProduct(SIMD16(repeating: x0[k]), wf); c1.addProduct(SIMD16(repeating: x1[k]), wf)
+                    c2.addProduct(SIMD16(repeating: x2[k]), wf); c3.addProduct(SIMD16(repeating: x3[k]), wf)
+                    p += 4 * out
+                }
+                @inline(__always) func store(_ c: SIMD16<Float>, _ r: Int) {
+                    let yr = UnsafeMutableRawPointer(y + (r0 + r) * out + j0)
+                    yr.storeBytes(of: yr.loadUnaligned(as: SIMD16<Float>.self) + c, as: SIMD16<Float>.self)
+                }
+                store(c0, 0)
+                if rb > 1 { store(c1, 1) }
+                if rb > 2 { store(c2, 2) }
+                if rb > 3 { store(c3, 3) }
+                r0 += 4
             }
-            r0 += 4
+            j0 += 16
+        }
+        if full < cols.upperBound {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(cols.upperBound - full), Int32(inDim),
+                        1, x, Int32(inDim), w.data + full, Int32(out), 1, y + full, Int32(out))
         }
     }
 

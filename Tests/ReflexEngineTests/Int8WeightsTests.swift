@@ -94,9 +94,11 @@ import Testing
         #expect(scratch.data[3] == 127 * 2 && scratch.data[2 * 5 + 2] == 0)
     }
 
-    /// The engine's int8 GEMM (conversion in the inner loop, four rows at a time) against sgemm on
-    /// the dequantised matrix, over a column slice, with a row count that leaves a remainder of 3.
-    @Test func theInt8ProductEqualsSgemmOnTheDequantisedMatrix() throws {
+    /// The int8 GEMMs (the engine's register-blocked one: a 16-column block and 8 leftover columns;
+    /// the plain four-row one) against sgemm on the dequantised matrix, over a column slice, with
+    /// a row count that leaves a remainder of 3.
+    @Test(arguments: [true, false])
+    func theInt8ProductEqualsSgemmOnTheDequantisedMatrix(blocked: Bool) throws {
         let rows = 7, k = 37, n = 40, cols = 16..<40
         let scales = Tensor(shape: [n], values: (0..<n).map { Float($0 % 5) * 0.01 })
         let q = Int8Matrix(rows: k, cols: n, scales: scales)
@@ -104,12 +106,30 @@ import Testing
         let x = Tensor(shape: [rows, k], values: (0..<(rows * k)).map { Float(($0 * 13) % 17) / 8 - 1 })
         let got = Tensor(shape: [rows, n], values: (0..<(rows * n)).map { Float($0 % 3) })
         let want = Tensor(shape: [rows, n], values: got.toArray())
-        Kernels.productInt8(x.data, rows: rows, inDim: k, q, cols: cols, into: got.data, scratch: Tensor(shape: [4 * cols.count]))
+        let scratch = Tensor(shape: [4 * cols.count])
+        if blocked {
+            Kernels.productInt8Blocked(x.data, rows: rows, inDim: k, q, cols: cols, into: got.data, scratch: scratch)
+        } else {
+            Kernels.productInt8(x.data, rows: rows, inDim: k, q, cols: cols, into: got.data, scratch: scratch)
+        }
         Kernels.productInt8Tiles(x.data, rows: rows, inDim: k, q, cols: cols, into: want.data,
                                  scratch: Tensor(shape: [Kernels.tileRows * Kernels.tileCols]))
         for i in 0..<(rows * n) {
             #expect(abs(got.data[i] - want.data[i]) <= 1e-4 * max(1, abs(want.data[i])), "element \(i)")
         }
         #expect(got.data[0] == 0 && got.data[n + 1] == Float((n + 1) % 3), "columns outside the slice are untouched")
+    }
+
+    /// The float32 register-blocked candidate against sgemm (a 16-column block and leftovers).
+    @Test func theBlockedFloatProductEqualsSgemm() throws {
+        let rows = 6, k = 19, n = 40, cols = 8..<40
+        let w = Tensor(shape: [k, n], values: (0..<(k * n)).map { Float(($0 * 29) % 31) / 15 - 1 })
+        let x = Tensor(shape: [rows, k], values: (0..<(rows * k)).map { Float(($0 * 13) % 17) / 8 - 1 })
+        let got = Tensor(shape: [rows, n]), want = Tensor(shape: [rows, n])
+        Kernels.productFloatBlocked(x.data, rows: rows, inDim: k, w, cols: cols, into: got.data)
+        Kernels.product(x.data, rows: rows, inDim: k, .float32(w), cols: cols, into: want.data, scratch: Tensor(shape: [1]))
+        for i in 0..<(rows * n) {
+            #expect(abs(got.data[i] - want.data[i]) <= 1e-4 * max(1, abs(want.data[i])), "element \(i)")
+        }
     }
 }

@@ -7,10 +7,10 @@ import ReflexScheduler
 /// block's four products, M = the model's tokens), side by side, one thread:
 /// - `sgemm`: Debian's OpenBLAS `cblas_sgemm` on float32 weights (what float bundles run);
 /// - `int8_tiles`: int8 weights dequantised 256 × 256 at a time into scratch, then sgemm;
-/// - `f32_four_rows`: float32 weights through the int8 kernel's loop structure (a candidate own
-///   float32 kernel, not used);
-/// - `int8_direct`: int8 weights converted in the inner loop of a plain four-row kernel (what
-///   int8 bundles run: it was the faster of the two here).
+/// - `f32_blocked`: float32 weights through a register-blocked 4 × 16 SIMD kernel (a candidate
+///   own float32 kernel, not used yet);
+/// - `int8_direct`: int8 weights converted in the inner loop of a plain four-row kernel;
+/// - `int8_blocked`: the register-blocked 4 × 16 kernel on int8 weights (what int8 bundles run).
 public struct GemmBench {
     public struct Shape { public let name: String; public let m, n, k: Int }
 
@@ -42,9 +42,10 @@ public struct GemmBench {
             let candidates: [() -> Void] = [
                 { cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(s.m), Int32(s.n), Int32(s.k),
                               1, x.data, Int32(s.k), w.data, Int32(s.n), 1, y.data, Int32(s.n)) },
-                { Kernels.productFloatFourRows(x.data, rows: s.m, inDim: s.k, w, cols: 0..<s.n, into: y.data, scratch: scratch) },
+                { Kernels.productFloatBlocked(x.data, rows: s.m, inDim: s.k, w, cols: 0..<s.n, into: y.data) },
                 { Kernels.productInt8Tiles(x.data, rows: s.m, inDim: s.k, q, cols: 0..<s.n, into: y.data, scratch: scratch) },
                 { Kernels.productInt8(x.data, rows: s.m, inDim: s.k, q, cols: 0..<s.n, into: y.data, scratch: scratch) },
+                { Kernels.productInt8Blocked(x.data, rows: s.m, inDim: s.k, q, cols: 0..<s.n, into: y.data, scratch: scratch) },
             ]
             var samples = Array(repeating: [Double](), count: candidates.count)
             for r in 0..<(warmup + iterations) {
@@ -56,20 +57,22 @@ public struct GemmBench {
                 }
             }
             let gflops = samples.map { flops / LatencySummary($0).median / 1e3 }
-            let (sgemm, fourRows, tiles, direct) = (gflops[0], gflops[1], gflops[2], gflops[3])
+            let (sgemm, floatBlocked, tiles, direct, blocked) = (gflops[0], gflops[1], gflops[2], gflops[3], gflops[4])
             return ["config": config, "shape": s.name, "m": s.m, "n": s.n, "k": s.k, "threads": 1,
-                    "sgemm_gflops": sgemm, "int8_tiles_gflops": tiles, "int8_direct_gflops": direct, "f32_four_rows_gflops": fourRows]
+                    "sgemm_gflops": sgemm, "int8_tiles_gflops": tiles, "int8_direct_gflops": direct, "f32_blocked_gflops": floatBlocked, "int8_blocked_gflops": blocked]
         }
     }
 
     public static func table(_ cases: [[String: Any]]) -> String {
-        var s = "config     shape      M     N     K   sgemm_GF/s  f32_4rows_GF/s  int8_tiles_GF/s  int8_direct_GF/s\n"
+        var s = "config     shape      M     N     K   sgemm_GF/s  f32_blkd_GF/s   int8_tiles_GF/s  int8_direct_GF/s  int8_blocked_GF/s\n"
         for c in cases {
             s += (c["config"] as! String).padding(toLength: 10, withPad: " ", startingAt: 0) + " "
             s += (c["shape"] as! String).padding(toLength: 8, withPad: " ", startingAt: 0)
             s += String(format: " %5d %5d %5d %12.1f %15.1f %16.1f %17.1f\n", c["m"] as! Int, c["n"] as! Int, c["k"] as! Int,
-                        c["sgemm_gflops"] as! Double, c["f32_four_rows_gflops"] as! Double, c["int8_tiles_gflops"] as! Double,
+                        c["sgemm_gflops"] as! Double, c["f32_blocked_gflops"] as! Double, c["int8_tiles_gflops"] as! Double,
                         c["int8_direct_gflops"] as! Double)
+            s.removeLast()
+            s += String(format: " %18.1f\n", c["int8_blocked_gflops"] as! Double)
         }
         return s
     }
