@@ -14,8 +14,7 @@ extension Kernels {
                                 into y: UnsafeMutablePointer<Float>, scratch: Tensor) {
         switch w {
         case .float32(let t):
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(cols.count), Int32(inDim),
-                        1, x, Int32(inDim), t.data + cols.lowerBound, Int32(w.cols), 1, y + cols.lowerBound, Int32(w.cols))
+            productFloatBlocked(x, rows: rows, inDim: inDim, t, cols: cols, into: y)
         case .int8(let q):
             productInt8Blocked(x, rows: rows, inDim: inDim, q, cols: cols, into: y, scratch: scratch)
         }

@@ -120,14 +120,17 @@ import Testing
         #expect(got.data[0] == 0 && got.data[n + 1] == Float((n + 1) % 3), "columns outside the slice are untouched")
     }
 
-    /// The float32 register-blocked candidate against sgemm (a 16-column block and leftovers).
-    @Test func theBlockedFloatProductEqualsSgemm() throws {
+    /// The engine's float32 product (register-blocked: a 16-column block, then leftover columns
+    /// through sgemm) against a plain triple loop in double precision.
+    @Test func theBlockedFloatProductEqualsAPlainLoop() throws {
         let rows = 6, k = 19, n = 40, cols = 8..<40
         let w = Tensor(shape: [k, n], values: (0..<(k * n)).map { Float(($0 * 29) % 31) / 15 - 1 })
         let x = Tensor(shape: [rows, k], values: (0..<(rows * k)).map { Float(($0 * 13) % 17) / 8 - 1 })
         let got = Tensor(shape: [rows, n]), want = Tensor(shape: [rows, n])
-        Kernels.productFloatBlocked(x.data, rows: rows, inDim: k, w, cols: cols, into: got.data)
-        Kernels.product(x.data, rows: rows, inDim: k, .float32(w), cols: cols, into: want.data, scratch: Tensor(shape: [1]))
+        Kernels.product(x.data, rows: rows, inDim: k, .float32(w), cols: cols, into: got.data, scratch: Tensor(shape: [1]))
+        for r in 0..<rows { for j in cols {
+            want.data[r * n + j] = Float((0..<k).reduce(0.0) { $0 + Double(x.data[r * k + $1]) * Double(w.data[$1 * n + j]) })
+        } }
         for i in 0..<(rows * n) {
             #expect(abs(got.data[i] - want.data[i]) <= 1e-4 * max(1, abs(want.data[i])), "element \(i)")
         }
