@@ -7,9 +7,9 @@ extension Kernels {
     /// float32, which stays in a core's L2 while sgemm streams it.
     package static let tileRows = 256, tileCols = 256
 
-    /// y[:, cols] += x[rows, in] @ w[:, cols] (y's row stride is w.cols). float32: sgemm. int8:
-    /// `productInt8Blocked` (the int8 values converted as they are used; no float32 copy of the
-    /// matrix exists). `scratch`: at least 4 · cols.count floats for int8.
+    /// y[:, cols] += x[rows, in] @ w[:, cols] (y's row stride is w.cols). float32:
+    /// `productFloatBlocked`; int8: `productInt8Blocked` (the int8 values converted as they are
+    /// used; no float32 copy of the matrix exists). `scratch`: at least 4 · cols.count floats for int8.
     package static func product(_ x: UnsafePointer<Float>, rows: Int, inDim: Int, _ w: WeightMatrix, cols: Range<Int>,
                                 into y: UnsafeMutablePointer<Float>, scratch: Tensor) {
         switch w {
@@ -107,9 +107,10 @@ extension Kernels {
         if full < cols.upperBound { productInt8(x, rows: rows, inDim: inDim, q, cols: full..<cols.upperBound, into: y, scratch: scratch) }
     }
 
-    /// The float32 twin of `productInt8Blocked` (no conversion, no scale): 4 rows × 16 columns of
-    /// accumulators in SIMD registers over the whole K loop; leftover columns go to sgemm. A
-    /// candidate measured by `reflexctl bench gemm` against OpenBLAS; not yet used by the engine.
+    /// The engine's float32 product, the twin of `productInt8Blocked` (no conversion, no scale):
+    /// 4 rows × 16 columns of accumulators in SIMD registers over the whole K loop; leftover
+    /// columns (fewer than 16) go to sgemm. Faster than OpenBLAS's sgemm at the shipped model's
+    /// shapes (`reflexctl bench gemm`, docs/PERFORMANCE.md).
     package static func productFloatBlocked(_ x: UnsafePointer<Float>, rows: Int, inDim: Int, _ w: Tensor, cols: Range<Int>,
                                             into y: UnsafeMutablePointer<Float>) {
         let out = w.shape[1]

@@ -5,10 +5,10 @@ import ReflexScheduler
 
 /// `reflexctl bench gemm`: GFLOP/s of each GEMM candidate at the engine's real shapes (one
 /// block's four products, M = the model's tokens), side by side, one thread:
-/// - `sgemm`: Debian's OpenBLAS `cblas_sgemm` on float32 weights (what float bundles run);
+/// - `sgemm`: Debian's OpenBLAS `cblas_sgemm` on float32 weights (the baseline);
 /// - `int8_tiles`: int8 weights dequantised 256 × 256 at a time into scratch, then sgemm;
-/// - `f32_blocked`: float32 weights through a register-blocked 4 × 16 SIMD kernel (a candidate
-///   own float32 kernel, not used yet);
+/// - `f32_blocked`: float32 weights through a register-blocked 4 × 16 SIMD kernel (what float
+///   bundles run);
 /// - `int8_direct`: int8 weights converted in the inner loop of a plain four-row kernel;
 /// - `int8_blocked`: the register-blocked 4 × 16 kernel on int8 weights (what int8 bundles run).
 public struct GemmBench {
