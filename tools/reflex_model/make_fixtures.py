@@ -88,8 +88,8 @@ FIXTURES = {
         ],
     },
     "tiny-int8": {
-        # int8 weight matrices (per-output-column scales). MLP 288 > the engine's 256-wide int8
-        # tiles, so fc1's columns and fc2's rows each span two tiles.
+        # int8 weight matrices (per-output-column scales). MLP 288: fc1's 18 blocks of 16
+        # columns split unevenly across 2 and 3 threads; fc2's K = 288.
         "architecture": {"width": 32, "heads": 2, "mlp_hidden": 288, "blocks": 4, "exit_every": 1,
                          "patch_size": 8, "instruction_tokens": 4, "pool": "max", "norm_eps": 1e-5,
                          "head": {"lstm_hidden": 24, "lstm_layers": 2, "mlp_hidden": 32}},
