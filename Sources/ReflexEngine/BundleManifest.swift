@@ -67,6 +67,15 @@ public struct BundleManifest: Codable, Sendable {
         public var unknown: String
     }
 
+    /// Weight matrices stored as int8 with one float32 scale per output column: tensor `name`
+    /// is `I8 [in, out]` and `name.scale` is `F32 [out]`; the weight is `q[i, j] · scale[j]`.
+    public struct Quantization: Codable, Sendable {
+        /// "int8" (the only one).
+        public var dtype: String
+        /// Names of the quantised matrices (linear weights only, not embeddings).
+        public var tensors: [String]
+    }
+
     public var format: String
     public var formatVersion: Int
     public var name: String
@@ -80,9 +89,11 @@ public struct BundleManifest: Codable, Sendable {
     public var vocabulary: Vocabulary
     /// Free-form description of how observations were made; printed by `reflexctl inspect` as it is.
     public var observation: JSONValue?
+    /// Absent: every tensor is stored as floats.
+    public var quantization: Quantization?
 
     enum CodingKeys: String, CodingKey {
-        case format, name, weights, calibration, architecture, inputs, action, criterion, vocabulary, observation
+        case format, name, weights, calibration, architecture, inputs, action, criterion, vocabulary, observation, quantization
         case formatVersion = "format_version", stateNorm = "state_norm"
     }
 
@@ -174,6 +185,10 @@ public struct BundleManifest: Codable, Sendable {
         }
         guard vocabulary.words.contains(vocabulary.pad), vocabulary.words.contains(vocabulary.unknown) else {
             throw fail("vocabulary.words must contain the pad word '\(vocabulary.pad)' and the unknown word '\(vocabulary.unknown)'")
+        }
+        if let q = quantization {
+            guard q.dtype == "int8" else { throw fail("quantization.dtype '\(q.dtype)' is not supported (int8)") }
+            guard Set(q.tensors).count == q.tensors.count else { throw fail("quantization.tensors names a tensor twice") }
         }
     }
 

@@ -13,7 +13,8 @@ public final class ComputePool: @unchecked Sendable {
     private let remaining = Atomic<Int>(0)
     private let sleepers = Atomic<Int>(0)
     private let lock = NSCondition()
-    private var job: ((Int) -> Void)?
+    /// The running job, valid while `run` waits for the workers.
+    private var job: (any ErasedJob)?
     private var workers: [Thread] = []
     private let stopFlag = Atomic<Bool>(false)
     private let live = Atomic<Int>(0)
@@ -44,12 +45,13 @@ public final class ComputePool: @unchecked Sendable {
         workers.removeAll()
     }
 
-    /// Runs `body(part)` for every part in `0..<threads`, part 0 on the calling thread; returns
-    /// when all are done.
-    public func run(_ body: (Int) -> Void) {
-        guard threads > 1 else { body(0); return }
-        withoutActuallyEscaping(body) { escapable in
-            job = escapable
+    /// Runs `job.run(part:)` for every part in `0..<threads`, part 0 on the calling thread; returns
+    /// when all are done. Allocates nothing: the workers read the job through a pointer to this
+    /// frame's copy, wrapped in an existential small enough to be stored inline.
+    public func run<Job: ParallelJob>(_ job: Job) {
+        guard threads > 1 else { job.run(part: 0); return }
+        withUnsafePointer(to: job) { pointer in
+            self.job = JobPointer(job: pointer)
             remaining.store(threads - 1, ordering: .releasing)
             // Sequentially consistent with the worker's sleepers/generation pair, so that either
             // the worker sees the new job or this thread sees the sleeper and wakes it.
@@ -57,9 +59,9 @@ public final class ComputePool: @unchecked Sendable {
             if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
                 lock.lock(); lock.broadcast(); lock.unlock()
             }
-            escapable(0)
+            job.run(part: 0)
             while remaining.load(ordering: .acquiring) > 0 {}
-            job = nil
+            self.job = nil
         }
     }
 
@@ -79,7 +81,7 @@ public final class ComputePool: @unchecked Sendable {
             }
             seen = generation.load(ordering: .acquiring)
             if stopFlag.load(ordering: .acquiring) { return }
-            job?(part)
+            job?.run(part: part)
             remaining.subtract(1, ordering: .acquiringAndReleasing)
         }
     }
@@ -91,4 +93,11 @@ public final class ComputePool: @unchecked Sendable {
         let lo = chunks * part / threads * align, hi = min(count, chunks * (part + 1) / threads * align)
         return min(lo, count)..<hi
     }
+}
+
+/// A job seen through a pointer: one word, so `any ErasedJob` holds it without a heap box.
+private protocol ErasedJob { func run(part: Int) }
+private struct JobPointer<Job: ParallelJob>: ErasedJob {
+    let job: UnsafePointer<Job>
+    func run(part: Int) { job.pointee.run(part: part) }
 }

@@ -6,7 +6,8 @@ public struct CostModel: Sendable, Equatable {
     public let headFLOPs: Int
     /// Whole cost of a step that stops at exit i+1.
     public let exitFLOPs: [Int]
-    /// Float32 model bytes needed to run up to exit i+1.
+    /// Model bytes in memory needed to run up to exit i+1: float32, int8 matrices at 1 byte
+    /// per weight plus their float32 scales.
     public let residentBytes: [Int]
     public let exitEvery: Int
     /// Tokens the blocks run over.
@@ -31,7 +32,7 @@ public struct CostModel: Sendable, Equatable {
         exitFLOPs = (1...exits).map { i in embed + i * a.exitEvery * block + (i + 1) * head }
         residentBytes = (1...exits).map { i in
             layout.items.filter { TensorLayout.needed($0.owner, upToExit: i, exitEvery: a.exitEvery) }
-                .reduce(0) { $0 + 4 * $1.shape.reduce(1, *) }
+                .reduce(0) { $0 + layout.residentBytes($1) }
         }
     }
 

@@ -1,35 +1,38 @@
 import COpenBLAS
 
-/// The small kernels of the network. GEMMs go to BLAS; the elementwise work is written here
-/// with SIMD so that it costs little next to the GEMMs (libm's tanh/exp per element would not).
-enum Kernels {
-    /// y[rows, out] = x[rows, in] @ w[in, out] + b (bias pre-filled, then sgemm with beta = 1),
-    /// the output columns split across the pool's threads.
-    static func linear(_ x: UnsafePointer<Float>, rows: Int, inDim: Int, _ w: Tensor, _ b: Tensor,
-                       into y: UnsafeMutablePointer<Float>, pool: ComputePool) {
-        let out = w.shape[1]
-        pool.run { part in
-            let cols = pool.slice(out, part: part)
-            guard !cols.isEmpty else { return }
-            for r in 0..<rows { (y + r * out + cols.lowerBound).update(from: b.data + cols.lowerBound, count: cols.count) }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(cols.count), Int32(inDim),
-                        1, x, Int32(inDim), w.data + cols.lowerBound, Int32(out), 1, y + cols.lowerBound, Int32(out))
-        }
+/// The small kernels of the network, and the linear layers split across threads. The matrix
+/// products themselves are in MatrixProducts.swift; the elementwise work is written here with
+/// SIMD so that it costs little next to the GEMMs (libm's tanh/exp per element would not).
+package enum Kernels {
+    /// y[rows, out] = x[rows, in] @ w[in, out] + b (bias pre-filled, then the product accumulated),
+    /// the output columns split across the pool's threads. `scratch`: one per thread, at least
+    /// 4 × out floats when `w` is int8.
+    static func linear(_ x: UnsafePointer<Float>, rows: Int, inDim: Int, _ w: WeightMatrix, _ b: Tensor,
+                       into y: UnsafeMutablePointer<Float>, pool: ComputePool, scratch: [Tensor]) {
+        pool.run(LinearJob(x: x, rows: rows, inDim: inDim, w: w, b: b, y: y, pool: pool, scratch: scratch, residual: false))
     }
 
     /// y[rows, out] += x[rows, in] @ w[in, out] + b: a residual connection, columns split across threads.
-    static func accumulate(_ x: UnsafePointer<Float>, rows: Int, inDim: Int, _ w: Tensor, _ b: Tensor,
-                           into y: UnsafeMutablePointer<Float>, pool: ComputePool) {
-        let out = w.shape[1]
-        pool.run { part in
+    static func accumulate(_ x: UnsafePointer<Float>, rows: Int, inDim: Int, _ w: WeightMatrix, _ b: Tensor,
+                           into y: UnsafeMutablePointer<Float>, pool: ComputePool, scratch: [Tensor]) {
+        pool.run(LinearJob(x: x, rows: rows, inDim: inDim, w: w, b: b, y: y, pool: pool, scratch: scratch, residual: true))
+    }
+
+    /// One thread's columns of `linear` (residual false: y = …) or `accumulate` (residual true: y += …).
+    struct LinearJob: ParallelJob {
+        let x: UnsafePointer<Float>, rows: Int, inDim: Int, w: WeightMatrix, b: Tensor
+        let y: UnsafeMutablePointer<Float>, pool: ComputePool, scratch: [Tensor], residual: Bool
+        func run(part: Int) {
+            let out = w.cols
             let cols = pool.slice(out, part: part)
             guard !cols.isEmpty else { return }
             for r in 0..<rows {
                 let row = y + r * out
-                for j in cols { row[j] += b.data[j] }
+                if residual { for j in cols { row[j] += b.data[j] } } else {
+                    (row + cols.lowerBound).update(from: b.data + cols.lowerBound, count: cols.count)
+                }
             }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(cols.count), Int32(inDim),
-                        1, x, Int32(inDim), w.data + cols.lowerBound, Int32(out), 1, y + cols.lowerBound, Int32(out))
+            product(x, rows: rows, inDim: inDim, w, cols: cols, into: y, scratch: scratch[part])
         }
     }
 
@@ -38,7 +41,15 @@ enum Kernels {
     static func layerNorm(_ x: UnsafePointer<Float>, rows: Int, d: Int, gamma: Tensor, beta: Tensor, eps: Float,
                           into y: UnsafeMutablePointer<Float>, pool: ComputePool?) {
         guard let pool, pool.threads > 1 else { layerNormRows(x, 0..<rows, d: d, gamma: gamma, beta: beta, eps: eps, into: y); return }
-        pool.run { part in layerNormRows(x, pool.slice(rows, part: part, align: 1), d: d, gamma: gamma, beta: beta, eps: eps, into: y) }
+        pool.run(LayerNormJob(x: x, rows: rows, d: d, gamma: gamma, beta: beta, eps: eps, y: y, pool: pool))
+    }
+
+    private struct LayerNormJob: ParallelJob {
+        let x: UnsafePointer<Float>, rows: Int, d: Int, gamma: Tensor, beta: Tensor, eps: Float
+        let y: UnsafeMutablePointer<Float>, pool: ComputePool
+        func run(part: Int) {
+            layerNormRows(x, pool.slice(rows, part: part, align: 1), d: d, gamma: gamma, beta: beta, eps: eps, into: y)
+        }
     }
 
     private static func layerNormRows(_ x: UnsafePointer<Float>, _ range: Range<Int>, d: Int, gamma: Tensor, beta: Tensor,

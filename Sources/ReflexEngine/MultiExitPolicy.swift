@@ -11,12 +11,13 @@ public final class MultiExitPolicy: @unchecked Sendable {
     public var loadedExits: Int { bundle.loadedExits }
 
     private struct Block {
-        let ln1w, ln1b, qkvW, qkvB, outW, outB, ln2w, ln2b, fc1W, fc1B, fc2W, fc2B: Tensor
+        let ln1w, ln1b, qkvB, outB, ln2w, ln2b, fc1B, fc2B: Tensor
+        let qkvW, outW, fc1W, fc2W: WeightMatrix
     }
-    private struct LSTMLayer { let wih, whh, bias: Tensor }
+    private struct LSTMLayer { let wih, whh: WeightMatrix; let bias: Tensor }
 
     /// A camera's token layout and its patch projection.
-    private struct Camera { let layout: TensorLayout.Camera; let weight, bias: Tensor; let bytes: Int }
+    private struct Camera { let layout: TensorLayout.Camera; let weight: WeightMatrix; let bias: Tensor; let bytes: Int }
 
     private let d, heads, mlpHidden, tokens, slots, exitEvery: Int
     private let cameras: [Camera]
@@ -25,12 +26,16 @@ public final class MultiExitPolicy: @unchecked Sendable {
     private let chunk, criterionActions, chunkValues: Int
     private let eps: Float
     private let pool: BundleManifest.Pool
-    private let stateW, stateB, wordEmb, posEmb: Tensor
+    private let stateW: WeightMatrix
+    private let stateB, wordEmb, posEmb: Tensor
     private let readout: Tensor?
     private let blocks: [Block]
     private let exitNorms: [(Tensor, Tensor)]
     private let lstm: [LSTMLayer]
-    private let hfc1W, hfc1B, hfc2W, hfc2B: Tensor
+    private let hfc1W, hfc2W: WeightMatrix
+    private let hfc1B, hfc2B: Tensor
+    /// Per-thread scratch floats for int8 matrices (0 when every matrix is float32).
+    private let int8Scratch: Int
     private let stateMean, stateInvStd, actMean, actStd, actLow, actHigh: [Float]
     private let criterionDims: [Int]
 
@@ -48,26 +53,31 @@ public final class MultiExitPolicy: @unchecked Sendable {
         exitEvery = a.exitEvery; stateDim = m.stateInput.shape[0]
         actionDim = m.action.dim; lstmHidden = a.head.lstmHidden; eps = a.normEps; pool = a.pool
         chunk = m.chunk; criterionActions = m.criterionActions; chunkValues = layout.chunkValues
-        let w = bundle.tensor
+        let w = bundle.tensor, mat = bundle.matrix
         cameras = layout.cameras.map {
-            Camera(layout: $0, weight: w($0.projection + ".weight"), bias: w($0.projection + ".bias"), bytes: $0.shape.reduce(1, *))
+            Camera(layout: $0, weight: mat($0.projection + ".weight"), bias: w($0.projection + ".bias"), bytes: $0.shape.reduce(1, *))
         }
-        stateW = w("state_proj.weight"); stateB = w("state_proj.bias")
+        stateW = mat("state_proj.weight"); stateB = w("state_proj.bias")
         wordEmb = w("word_embedding"); posEmb = w("pos_embedding")
         readout = a.pool == .readout ? w("readout_token") : nil
         blocks = (0..<(bundle.loadedExits * a.exitEvery)).map { b in
             let p = "blocks.\(b)."
-            return Block(ln1w: w(p + "ln1.weight"), ln1b: w(p + "ln1.bias"), qkvW: w(p + "attn.qkv.weight"),
-                         qkvB: w(p + "attn.qkv.bias"), outW: w(p + "attn.out.weight"), outB: w(p + "attn.out.bias"),
-                         ln2w: w(p + "ln2.weight"), ln2b: w(p + "ln2.bias"), fc1W: w(p + "mlp.fc1.weight"),
-                         fc1B: w(p + "mlp.fc1.bias"), fc2W: w(p + "mlp.fc2.weight"), fc2B: w(p + "mlp.fc2.bias"))
+            return Block(ln1w: w(p + "ln1.weight"), ln1b: w(p + "ln1.bias"), qkvB: w(p + "attn.qkv.bias"),
+                         outB: w(p + "attn.out.bias"), ln2w: w(p + "ln2.weight"), ln2b: w(p + "ln2.bias"),
+                         fc1B: w(p + "mlp.fc1.bias"), fc2B: w(p + "mlp.fc2.bias"),
+                         qkvW: mat(p + "attn.qkv.weight"), outW: mat(p + "attn.out.weight"),
+                         fc1W: mat(p + "mlp.fc1.weight"), fc2W: mat(p + "mlp.fc2.weight"))
         }
         exitNorms = (0...bundle.loadedExits).map { (w("exit_norms.\($0).weight"), w("exit_norms.\($0).bias")) }
         lstm = (0..<a.head.lstmLayers).map {
-            LSTMLayer(wih: w("head.lstm.\($0).weight_ih"), whh: w("head.lstm.\($0).weight_hh"), bias: w("head.lstm.\($0).bias"))
+            LSTMLayer(wih: mat("head.lstm.\($0).weight_ih"), whh: mat("head.lstm.\($0).weight_hh"), bias: w("head.lstm.\($0).bias"))
         }
-        hfc1W = w("head.mlp.fc1.weight"); hfc1B = w("head.mlp.fc1.bias")
-        hfc2W = w("head.mlp.fc2.weight"); hfc2B = w("head.mlp.fc2.bias")
+        hfc1W = mat("head.mlp.fc1.weight"); hfc1B = w("head.mlp.fc1.bias")
+        hfc2W = mat("head.mlp.fc2.weight"); hfc2B = w("head.mlp.fc2.bias")
+        // Four accumulator rows as wide as the widest matrix (GEMMs and the head's row products).
+        let widest = ([stateW, hfc1W, hfc2W] + lstm.flatMap { [$0.wih, $0.whh] } + cameras.map(\.weight)
+                      + blocks.flatMap { [$0.qkvW, $0.outW, $0.fc1W, $0.fc2W] }).map(\.cols).max()!
+        int8Scratch = bundle.hasInt8Weights ? 4 * widest : 0
         stateMean = m.stateNorm.mean; stateInvStd = m.stateNorm.std.map { 1 / $0 }
         actMean = m.action.mean; actStd = m.action.std; actLow = m.action.low; actHigh = m.action.high
         criterionDims = m.criterion.dims
@@ -77,8 +87,8 @@ public final class MultiExitPolicy: @unchecked Sendable {
     public func makeWorkspace(threads: Int = 1) -> StepWorkspace {
         StepWorkspace(tokens: tokens, width: d, mlp: mlpHidden,
                       patchValues: cameras.map { $0.layout.patches * $0.layout.patchDim }.max()!,
-                      lstmHidden: lstmHidden, lstmLayers: lstm.count, headMLP: hfc1W.shape[1], actionValues: chunkValues,
-                      threads: threads)
+                      lstmHidden: lstmHidden, lstmLayers: lstm.count, headMLP: hfc1W.cols, actionValues: chunkValues,
+                      stateDim: stateDim, int8Scratch: int8Scratch, threads: threads)
     }
 
     /// The shape of a step's action tensor: `[A]` when H = 1, `[H, A]` otherwise.
@@ -151,10 +161,9 @@ public final class MultiExitPolicy: @unchecked Sendable {
         // State token.
         for j in 0..<d { x[j] = stateB.data[j] }
         for i in 0..<stateDim {
-            let s = (obs.state.loadUnaligned(fromByteOffset: 4 * i, as: Float.self) - stateMean[i]) * stateInvStd[i]
-            let row = stateW.data + i * d
-            for j in 0..<d { x[j] += s * row[j] }
+            ws.stateInput.data[i] = (obs.state.loadUnaligned(fromByteOffset: 4 * i, as: Float.self) - stateMean[i]) * stateInvStd[i]
         }
+        Kernels.gemv(ws.stateInput.data, stateW, into: x, scratch: ws.scratch[0])
         // Word tokens.
         for (k, id) in obs.words.enumerated() {
             let vocab = wordEmb.shape[0]
@@ -179,7 +188,7 @@ public final class MultiExitPolicy: @unchecked Sendable {
                 }
             }
             Kernels.linear(ws.patches.data, rows: cam.patches, inDim: cam.patchDim, camera.weight, camera.bias,
-                           into: x + cam.firstToken * d, pool: ws.pool)
+                           into: x + cam.firstToken * d, pool: ws.pool, scratch: ws.scratch)
         }
         if let r = readout { (x + (tokens - 1) * d).update(from: r.data, count: d) }
         for i in 0..<(tokens * d) { x[i] += posEmb.data[i] }
@@ -189,11 +198,24 @@ public final class MultiExitPolicy: @unchecked Sendable {
         let t = tokens, x = ws.x.data, h = ws.normed.data, qkv = ws.qkv.data, pool = ws.pool
         let dh = d / heads
         Kernels.layerNorm(x, rows: t, d: d, gamma: blk.ln1w, beta: blk.ln1b, eps: eps, into: h, pool: pool)
-        Kernels.linear(h, rows: t, inDim: d, blk.qkvW, blk.qkvB, into: qkv, pool: pool)
+        Kernels.linear(h, rows: t, inDim: d, blk.qkvW, blk.qkvB, into: qkv, pool: pool, scratch: ws.scratch)
         let scale = 1 / Float(dh).squareRoot()
-        pool.run { part in
-            let scores = ws.scores[part].data
-            for n in stride(from: part, to: heads, by: pool.threads) {
+        pool.run(AttentionJob(qkv: qkv, ws: ws, t: t, d: d, heads: heads, scale: scale))
+        // x += attn @ Wout + b and x += gelu(h @ W1 + b1) @ W2 + b2: biases go into the residual,
+        // then the GEMM accumulates into it (beta = 1).
+        Kernels.accumulate(ws.attn.data, rows: t, inDim: d, blk.outW, blk.outB, into: x, pool: pool, scratch: ws.scratch)
+        Kernels.layerNorm(x, rows: t, d: d, gamma: blk.ln2w, beta: blk.ln2b, eps: eps, into: h, pool: pool)
+        Kernels.linear(h, rows: t, inDim: d, blk.fc1W, blk.fc1B, into: ws.mlp.data, pool: pool, scratch: ws.scratch)
+        pool.run(GeluJob(values: ws.mlp.data, rows: t, cols: mlpHidden, pool: pool))
+        Kernels.accumulate(ws.mlp.data, rows: t, inDim: mlpHidden, blk.fc2W, blk.fc2B, into: x, pool: pool, scratch: ws.scratch)
+    }
+
+    /// Attention, heads split across threads: scores = q kᵀ · scale, softmax, then · v.
+    private struct AttentionJob: ParallelJob {
+        let qkv: UnsafeMutablePointer<Float>, ws: StepWorkspace, t: Int, d: Int, heads: Int, scale: Float
+        func run(part: Int) {
+            let scores = ws.scores[part].data, dh = d / heads
+            for n in stride(from: part, to: heads, by: ws.pool.threads) {
                 let q = qkv + n * dh, k = qkv + d + n * dh, v = qkv + 2 * d + n * dh
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(t), Int32(t), Int32(dh),
                             scale, q, Int32(3 * d), k, Int32(3 * d), 0, scores, Int32(t))
@@ -202,16 +224,15 @@ public final class MultiExitPolicy: @unchecked Sendable {
                             1, scores, Int32(t), v, Int32(3 * d), 0, ws.attn.data + n * dh, Int32(d))
             }
         }
-        // x += attn @ Wout + b and x += gelu(h @ W1 + b1) @ W2 + b2: biases go into the residual,
-        // then the GEMM accumulates into it (beta = 1).
-        Kernels.accumulate(ws.attn.data, rows: t, inDim: d, blk.outW, blk.outB, into: x, pool: pool)
-        Kernels.layerNorm(x, rows: t, d: d, gamma: blk.ln2w, beta: blk.ln2b, eps: eps, into: h, pool: pool)
-        Kernels.linear(h, rows: t, inDim: d, blk.fc1W, blk.fc1B, into: ws.mlp.data, pool: pool)
-        pool.run { part in
-            let r = pool.slice(t, part: part, align: 1)
-            Kernels.gelu(ws.mlp.data + r.lowerBound * mlpHidden, count: r.count * mlpHidden)
+    }
+
+    /// GELU in place over `rows` × `cols` values, rows split across threads.
+    private struct GeluJob: ParallelJob {
+        let values: UnsafeMutablePointer<Float>, rows: Int, cols: Int, pool: ComputePool
+        func run(part: Int) {
+            let r = pool.slice(rows, part: part, align: 1)
+            Kernels.gelu(values + r.lowerBound * cols, count: r.count * cols)
         }
-        Kernels.accumulate(ws.mlp.data, rows: t, inDim: mlpHidden, blk.fc2W, blk.fc2B, into: x, pool: pool)
     }
 
     /// Pools the current tokens into one vector and applies exit norm `norm`.
@@ -235,11 +256,9 @@ public final class MultiExitPolicy: @unchecked Sendable {
             state.c.withUnsafeBufferPointer { cPrev in
                 for (l, layer) in lstm.enumerated() {
                     let input = l == 0 ? UnsafePointer(feature.data) : UnsafePointer(ws.candidateH.data + (l - 1) * hs)
-                    let inDim = layer.wih.shape[0]
                     g.update(from: layer.bias.data, count: 4 * hs)
-                    cblas_sgemv(CblasRowMajor, CblasTrans, Int32(inDim), Int32(4 * hs), 1, layer.wih.data, Int32(4 * hs), input, 1, 1, g, 1)
-                    cblas_sgemv(CblasRowMajor, CblasTrans, Int32(hs), Int32(4 * hs), 1, layer.whh.data, Int32(4 * hs),
-                                hPrev.baseAddress! + l * hs, 1, 1, g, 1)
+                    Kernels.gemv(input, layer.wih, into: g, scratch: ws.scratch[0])
+                    Kernels.gemv(hPrev.baseAddress! + l * hs, layer.whh, into: g, scratch: ws.scratch[0])
                     let hOut = ws.candidateH.data + l * hs, cOut = ws.candidateC.data + l * hs
                     for j in 0..<hs {
                         let i = Kernels.sigmoid(g[j]), f = Kernels.sigmoid(g[hs + j])
@@ -251,14 +270,13 @@ public final class MultiExitPolicy: @unchecked Sendable {
                 }
             }
         }
-        let mh = hfc1W.shape[1]
+        let mh = hfc1W.cols
         let top = ws.candidateH.data + (lstm.count - 1) * hs
         ws.headMLP.data.update(from: hfc1B.data, count: mh)
-        cblas_sgemv(CblasRowMajor, CblasTrans, Int32(hs), Int32(mh), 1, hfc1W.data, Int32(mh), top, 1, 1, ws.headMLP.data, 1)
+        Kernels.gemv(top, hfc1W, into: ws.headMLP.data, scratch: ws.scratch[0])
         Kernels.gelu(ws.headMLP.data, count: mh)
         ws.raw.data.update(from: hfc2B.data, count: chunkValues)
-        cblas_sgemv(CblasRowMajor, CblasTrans, Int32(mh), Int32(chunkValues), 1, hfc2W.data, Int32(chunkValues),
-                    ws.headMLP.data, 1, 1, ws.raw.data, 1)
+        Kernels.gemv(ws.headMLP.data, hfc2W, into: ws.raw.data, scratch: ws.scratch[0])
         // Every action of the chunk is denormalised and clipped per dimension alike.
         for t in 0..<chunk {
             let row = t * actionDim

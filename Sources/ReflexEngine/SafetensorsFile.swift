@@ -9,8 +9,8 @@ import Darwin
 /// read with `pread` when asked for, so a partially loaded model never reads the layers it skips.
 public struct SafetensorsFile {
     public enum StorageType: String, Sendable {
-        case f32 = "F32", bf16 = "BF16", f16 = "F16", u8 = "U8"
-        var size: Int { self == .f32 ? 4 : self == .u8 ? 1 : 2 }
+        case f32 = "F32", bf16 = "BF16", f16 = "F16", u8 = "U8", i8 = "I8"
+        var size: Int { self == .f32 ? 4 : (self == .u8 || self == .i8) ? 1 : 2 }
     }
 
     public struct Entry: Sendable {
@@ -62,7 +62,7 @@ public struct SafetensorsFile {
                 throw EngineError.badWeights(file: name, message: "tensor '\(key)': malformed header entry")
             }
             guard let dtype = StorageType(rawValue: dtypeName) else {
-                throw EngineError.badWeights(file: name, message: "tensor '\(key)': unsupported dtype \(dtypeName) (F32, BF16, F16, U8)")
+                throw EngineError.badWeights(file: name, message: "tensor '\(key)': unsupported dtype \(dtypeName) (F32, BF16, F16, U8, I8)")
             }
             let shape = shapeAny.compactMap { ($0 as? NSNumber)?.intValue }
             let offs = offsAny.compactMap { ($0 as? NSNumber)?.intValue }
@@ -95,10 +95,10 @@ public struct SafetensorsFile {
         switch e.dtype {
         case .f32:
             try readFully(fd, into: UnsafeMutableRawPointer(t.data), count: bytes, at: dataStart + e.begin, name: name)
-        case .u8:
+        case .u8, .i8:
             var raw = [UInt8](repeating: 0, count: t.count)
             try raw.withUnsafeMutableBytes { try readFully(fd, into: $0.baseAddress!, count: bytes, at: dataStart + e.begin, name: name) }
-            for i in 0..<t.count { t.data[i] = Float(raw[i]) }
+            for i in 0..<t.count { t.data[i] = e.dtype == .u8 ? Float(raw[i]) : Float(Int8(bitPattern: raw[i])) }
         case .bf16, .f16:
             var raw = [UInt16](repeating: 0, count: t.count)
             try raw.withUnsafeMutableBytes { try readFully(fd, into: $0.baseAddress!, count: bytes, at: dataStart + e.begin, name: name) }
@@ -111,6 +111,18 @@ public struct SafetensorsFile {
         if e.dtype == .f32 { for i in 0..<t.count { t.data[i] = Float(bitPattern: UInt32(littleEndian: t.data[i].bitPattern)) } }
         #endif
         return t
+    }
+
+    /// Reads an `I8 [rows, cols]` tensor as stored, into `into.values` (scales are left to the caller).
+    public func readInt8(_ name: String, into q: Int8Matrix) throws {
+        guard let e = entries[name] else { throw EngineError.badTensor(name: name, message: "missing from \((path as NSString).lastPathComponent)") }
+        guard e.dtype == .i8, e.shape == [q.rows, q.cols] else {
+            throw EngineError.badTensor(name: name, message: "is \(e.dtype.rawValue) \(e.shape), expected I8 [\(q.rows), \(q.cols)]")
+        }
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { throw EngineError.missingFile(path) }
+        defer { close(fd) }
+        try readFully(fd, into: UnsafeMutableRawPointer(q.values), count: e.end - e.begin, at: dataStart + e.begin, name: name)
     }
 
     private func readFully(_ fd: Int32, into dst: UnsafeMutableRawPointer, count: Int, at offset: Int, name: String) throws {

@@ -9,10 +9,16 @@ public final class StepWorkspace: @unchecked Sendable {
     let actions: [Tensor]         // two, alternating: H·A values each
     let raw, gates, headMLP: Tensor
     let candidateH, candidateC: Tensor
+    /// The normalised state `[D]`.
+    let stateInput: Tensor
+    /// One per thread: where int8 weight tiles are dequantised (one float when the model has none).
+    let scratch: [Tensor]
 
-    /// `patchValues`: the largest camera's patches × patch size; `actionValues`: H·A.
+    /// `patchValues`: the largest camera's patches × patch size; `actionValues`: H·A;
+    /// `int8Scratch`: floats per thread for int8 matrices (0 when there are none).
     init(tokens t: Int, width d: Int, mlp m: Int, patchValues: Int,
-         lstmHidden h: Int, lstmLayers l: Int, headMLP mh: Int, actionValues a: Int, threads: Int) {
+         lstmHidden h: Int, lstmLayers l: Int, headMLP mh: Int, actionValues a: Int,
+         stateDim: Int, int8Scratch: Int, threads: Int) {
         pool = ComputePool(threads: threads)
         x = Tensor(shape: [t, d]); normed = Tensor(shape: [t, d]); qkv = Tensor(shape: [t, 3 * d])
         attn = Tensor(shape: [t, d]); mlp = Tensor(shape: [t, m])
@@ -22,6 +28,8 @@ public final class StepWorkspace: @unchecked Sendable {
         actions = [Tensor(shape: [a]), Tensor(shape: [a])]
         raw = Tensor(shape: [a]); gates = Tensor(shape: [4 * h]); headMLP = Tensor(shape: [mh])
         candidateH = Tensor(shape: [l, h]); candidateC = Tensor(shape: [l, h])
+        stateInput = Tensor(shape: [stateDim])
+        scratch = (0..<pool.threads).map { _ in Tensor(shape: [int8Scratch]) }
     }
 
     /// Threads one step runs on.

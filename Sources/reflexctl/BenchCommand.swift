@@ -7,7 +7,7 @@ import ReflexTools
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Benchmarks that print JSON (--json) against a baseline measured in the same run.",
-        subcommands: [EngineBenchCommand.self, TransportBenchCommand.self, SchedulerBenchCommand.self])
+        subcommands: [EngineBenchCommand.self, TransportBenchCommand.self, SchedulerBenchCommand.self, MemoryBenchCommand.self, GemmBenchCommand.self])
 }
 
 /// Progress goes to stderr so that stdout stays the table and the JSON line.
@@ -34,6 +34,7 @@ struct EngineBenchCommand: ParsableCommand {
     @Option(help: "Timed iterations for the default and default-chunked configs.") var iterations = 200
     @Option(help: "Timed iterations for the large config.") var largeIterations = 20
     @Flag(help: "Skip PyTorch and ONNX Runtime (Swift and sgemm only).") var noPython = false
+    @Flag(help: "Also step each configuration's int8 bundle (<config>-int8, made by reflex_model.quantize when missing).") var int8 = false
     @Option(help: "The repository's tools/ folder (found automatically when run from the repository).") var tools: String?
     @Flag(help: "End with one JSON line.") var json = false
 
@@ -43,6 +44,7 @@ struct EngineBenchCommand: ParsableCommand {
         o.threads = threads.split(separator: ",").compactMap { Int($0) }
         o.iterations = ["default": iterations, "default-chunked": iterations, "large": largeIterations]
         o.withPython = !noPython
+        o.int8 = int8
         let bench = EngineBench(options: o, tools: try PythonTools(toolsDirectory: tools), log: progress)
         let cases = try bench.run()
         try printReport(cases, extra: ["benchmark": "engine"], json: json, table: EngineBench.table(cases))
@@ -106,5 +108,47 @@ struct SchedulerBenchCommand: ParsableCommand {
         let bench = SchedulerBench(model: model, trace: try SchedulerBench.Trace(directory: trace), threads: threads, log: progress)
         let cases = try bench.run(passes: passes)
         try printReport(cases, extra: ["benchmark": "scheduler", "model": model], json: json, table: SchedulerBench.table(cases))
+    }
+}
+
+struct MemoryBenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "memory",
+        abstract: "Exits kept resident under memory_mb caps, bundle by bundle (e.g. float32 vs int8 weights), and what the scheduler then runs.")
+
+    @Option(help: "Bundles as LABEL=DIR (comma-separated).") var models = "float32=models/default,int8=models/default-int8"
+    @Option(help: "memory_mb caps in MiB (comma-separated).") var caps = "1,1.5,2,3,4,6"
+    @Option(help: "Replay trace folder (reflex_metaworld.make_trace); skipped when absent.") var trace = NSHomeDirectory() + "/.cache/reflex/trace"
+    @Option(help: "Engine threads.") var threads = 1
+    @Flag(help: "End with one JSON line.") var json = false
+
+    func run() throws {
+        let list = models.split(separator: ",").map { item -> MemoryBench.Model in
+            let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
+            return MemoryBench.Model(label: parts.count == 2 ? parts[0] : parts[0], directory: parts.last!)
+        }
+        let t = FileManager.default.fileExists(atPath: trace + "/images.npy") ? try SchedulerBench.Trace(directory: trace) : nil
+        if t == nil { progress("no trace at \(trace): exits resident only") }
+        let bench = MemoryBench(models: list, capsMB: caps.split(separator: ",").compactMap { Double($0) }, trace: t,
+                                threads: threads, log: progress)
+        let cases = try bench.run()
+        try printReport(cases, extra: ["benchmark": "memory"], json: json, table: MemoryBench.table(cases))
+    }
+}
+
+struct GemmBenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gemm",
+        abstract: "GFLOP/s of OpenBLAS sgemm and the int8 candidates at one block's GEMM shapes of the default and large configurations.")
+
+    @Option(help: "Timed calls per candidate and shape.") var iterations = 200
+    @Flag(help: "End with one JSON line.") var json = false
+
+    func run() throws {
+        let bench = GemmBench(iterations: iterations)
+        // default: the shipped architecture (45 tokens, width 128, MLP 512); large: 74 tokens, width 512, MLP 2048.
+        let cases = bench.run(config: "default", shapes: GemmBench.blockShapes(tokens: 45, width: 128, mlp: 512))
+            + bench.run(config: "large", shapes: GemmBench.blockShapes(tokens: 74, width: 512, mlp: 2048))
+        try printReport(cases, extra: ["benchmark": "gemm"], json: json, table: GemmBench.table(cases))
     }
 }

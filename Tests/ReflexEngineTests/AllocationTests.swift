@@ -4,10 +4,13 @@ import CAllocationCounter
 @testable import ReflexEngine
 
 @Suite struct AllocationTests {
-    @Test func aStepAllocatesNothingAfterWarmUp() throws {
+    /// With two threads too: `ComputePool.run` takes `ParallelJob` structs, not closures (handing a
+    /// closure to the workers allocated a context per parallel region).
+    @Test(arguments: [("tiny", 1), ("tiny", 2), ("tiny-int8", 1), ("tiny-int8", 2)])
+    func aStepAllocatesNothingAfterWarmUp(fixture: String, threads: Int) throws {
         guard reflex_thread_allocations() >= 0 else { Issue.record("allocation counter needs glibc"); return }
-        let p = MultiExitPolicy(bundle: try ModelBundle(directory: FixturePaths.bundle("tiny")))
-        let ws = p.makeWorkspace()
+        let p = MultiExitPolicy(bundle: try ModelBundle(directory: FixturePaths.bundle(fixture)))
+        let ws = p.makeWorkspace(threads: threads)
         var state = p.makeState(), out = p.makeOutput()
         let img = (0..<(32 * 32 * 3)).map { UInt8(($0 * 13) % 256) }
         let st: [Float] = [0.3, 0.1, -0.4, 0.2]

@@ -45,7 +45,7 @@ import Testing
         }
     }
 
-    @Test(arguments: ["tiny", "tiny-readout", "tiny-chunked"])
+    @Test(arguments: ["tiny", "tiny-readout", "tiny-chunked", "tiny-int8"])
     func partialLoadingHoldsExactlyTheComputedBytes(fixture: String) throws {
         let full = try ModelBundle(directory: FixturePaths.bundle(fixture))
         #expect(full.residentBytes == full.cost.residentBytes.last)

@@ -12,8 +12,10 @@ from safetensors.torch import load_file, save_file
 
 from .network import (Dims, ReflexNet, is_transposed, manifest_chunk, manifest_inputs, require,
                       tensor_shapes)
+from .quantization import SCALE_SUFFIX, dequantize_matrix, fake_quantize, matrix_names, quantize_tensors
 
 STORAGE_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+INT8 = "int8"      # linear weights as int8 + per-output-column scales, everything else float32
 SUPPORTED_STORED = (torch.float32, torch.bfloat16, torch.float16)
 WEIGHTS = "weights.safetensors"
 CALIBRATION = "calibration.safetensors"
@@ -26,7 +28,7 @@ def _numbers(values) -> list[float]:
 
 
 def build_manifest(net: ReflexNet, name: str, *, observation: dict | None = None,
-                   calibration: bool = False) -> dict:
+                   calibration: bool = False, quantized: list[str] | None = None) -> dict:
     """The manifest in the net's format (format 1 unless it has several cameras, a camera not
     named `image`, a chunk, or was made as format 2)."""
     dm = net.dims
@@ -54,17 +56,20 @@ def build_manifest(net: ReflexNet, name: str, *, observation: dict | None = None
     }
     if calibration:
         manifest["calibration"] = CALIBRATION
+    if quantized:
+        manifest["quantization"] = {"dtype": INT8, "tensors": list(quantized)}
     return manifest
 
 
 def bundle_tensors(net: ReflexNet, storage_dtype: str = "float32") -> dict[str, torch.Tensor]:
-    """The bundle's tensors: names as in the state dict, linear weights transposed to [in, out]."""
-    dtype = STORAGE_DTYPES[storage_dtype]
+    """The bundle's tensors: names as in the state dict, linear weights transposed to [in, out].
+    int8: the linear weights int8 with `<name>.scale` float32 [out] beside them."""
+    dtype = STORAGE_DTYPES["float32" if storage_dtype == INT8 else storage_dtype]
     out = {}
     for name, t in net.state_dict().items():
         t = t.detach().to("cpu", torch.float32)
         out[name] = (t.t() if is_transposed(name, t.dim()) else t).contiguous().to(dtype)
-    return out
+    return quantize_tensors(out, matrix_names(net.dims)) if storage_dtype == INT8 else out
 
 
 def write_bundle(net: ReflexNet, directory: str | Path, *, name: str,
@@ -72,10 +77,10 @@ def write_bundle(net: ReflexNet, directory: str | Path, *, name: str,
                  calibration: torch.Tensor | None = None) -> dict:
     """Writes the bundle into `directory` (created); returns the manifest.
     calibration: float32 [N, E] distances (full-depth passes), or None for no file.
-    With bfloat16/float16 storage the bundle holds rounded weights: read it back to compute
-    with exactly what a runtime sees."""
-    if storage_dtype not in STORAGE_DTYPES:
-        raise ValueError(f"storage_dtype must be one of {sorted(STORAGE_DTYPES)}")
+    With bfloat16/float16/int8 storage the bundle holds rounded weights: read it back (or
+    `round_to_storage` first) to compute with exactly what a runtime sees."""
+    if storage_dtype not in STORAGE_DTYPES and storage_dtype != INT8:
+        raise ValueError(f"storage_dtype must be one of {sorted(STORAGE_DTYPES) + [INT8]}")
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     save_file(bundle_tensors(net, storage_dtype), str(directory / WEIGHTS))
@@ -84,7 +89,8 @@ def write_bundle(net: ReflexNet, directory: str | Path, *, name: str,
         if calibration.dim() != 2 or calibration.shape[1] != net.num_exits:
             raise ValueError(f"calibration must be [N, {net.num_exits}], got {list(calibration.shape)}")
         save_file({"distances": calibration.contiguous()}, str(directory / CALIBRATION))
-    manifest = build_manifest(net, name, observation=observation, calibration=calibration is not None)
+    manifest = build_manifest(net, name, observation=observation, calibration=calibration is not None,
+                              quantized=matrix_names(net.dims) if storage_dtype == INT8 else None)
     (directory / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest
 
@@ -114,7 +120,8 @@ def net_from_manifest(manifest: dict) -> ReflexNet:
 
 
 def read_bundle(directory: str | Path) -> tuple[ReflexNet, dict]:
-    """(net with the bundle's weights in float32, manifest). Checks the tensor set exactly."""
+    """(net with the bundle's weights in float32, manifest). Checks the tensor set exactly.
+    int8 matrices are dequantised (q · scale): the reference's quantised path."""
     directory = Path(directory)
     manifest = json.loads((directory / "manifest.json").read_text())
     net = net_from_manifest(manifest)
@@ -124,20 +131,32 @@ def read_bundle(directory: str | Path) -> tuple[ReflexNet, dict]:
     except SafetensorError as error:
         raise ValueError(f"{path}: {error}") from error
     expected = tensor_shapes(net.dims)
+    quantization = manifest.get("quantization")
+    quantized = set(require(quantization, "tensors", "quantization.")) if quantization else set()
+    if quantization and quantization.get("dtype") != INT8:
+        raise ValueError(f"manifest: quantization.dtype must be '{INT8}'")
+    if quantized - set(matrix_names(net.dims)):
+        raise ValueError(f"manifest: quantization.tensors {sorted(quantized - set(matrix_names(net.dims)))} "
+                         "are not linear weights")
+    for name in quantized:
+        expected[name + SCALE_SUFFIX] = (expected[name][1],)
     for name, shape in expected.items():
         if name not in stored:
             raise ValueError(f"{path}: missing tensor '{name}'")
         t = stored[name]
         if tuple(t.shape) != shape:
             raise ValueError(f"{path}: tensor '{name}' has shape {list(t.shape)}, expected {list(shape)}")
-        if t.dtype not in SUPPORTED_STORED:
-            raise ValueError(f"{path}: tensor '{name}' has unsupported dtype {t.dtype}")
+        want = (torch.int8,) if name in quantized else SUPPORTED_STORED
+        if t.dtype not in want:
+            raise ValueError(f"{path}: tensor '{name}' has unsupported dtype {t.dtype} (expected one of {want})")
     for name in stored:
         if name not in expected:
             raise ValueError(f"{path}: unexpected tensor '{name}'")
     state = {}
     for name, t in stored.items():
-        t = t.to(torch.float32)
+        if name.endswith(SCALE_SUFFIX) and name[:-len(SCALE_SUFFIX)] in quantized:
+            continue
+        t = dequantize_matrix(t, stored[name + SCALE_SUFFIX]) if name in quantized else t.to(torch.float32)
         state[name] = t.t().contiguous() if is_transposed(name, t.dim()) else t
     net.load_state_dict(state, strict=True)
     return net, manifest
@@ -168,6 +187,9 @@ def calibration_distances(net: ReflexNet, image, state: torch.Tensor,
 
 def round_to_storage(net: ReflexNet, storage_dtype: str) -> ReflexNet:
     """Rounds the parameters in place to what the storage dtype keeps (for parity references)."""
+    if storage_dtype == INT8:
+        fake_quantize(net)
+        return net
     dtype = STORAGE_DTYPES[storage_dtype]
     with torch.no_grad():
         for p in net.parameters():

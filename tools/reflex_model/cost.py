@@ -19,7 +19,10 @@ def cost_model(manifest: dict) -> dict:
     head += 2 * d.h * d.mh + 2 * d.mh * d.chunk * d.A
 
     shapes = tensor_shapes(d)
-    elements = {name: math.prod(shape) for name, shape in shapes.items()}
+    quantized = set((manifest.get("quantization") or {}).get("tensors", []))
+    # Bytes in memory: 4 per float32 element; an int8 matrix 1 per weight + 4 per output column.
+    elements = {name: (math.prod(shape) + 4 * shape[1] if name in quantized else 4 * math.prod(shape))
+                for name, shape in shapes.items()}
     always = sum(n for name, n in elements.items()
                  if not name.startswith(("blocks.", "exit_norms.")))
     per_block = [sum(n for name, n in elements.items() if name.startswith(f"blocks.{b}."))
@@ -30,6 +33,6 @@ def cost_model(manifest: dict) -> dict:
     exits = []
     for i in range(1, d.E + 1):
         flops = embed + i * d.k * block + (i + 1) * head
-        resident = 4 * (always + sum(per_norm[: i + 1]) + sum(per_block[: i * d.k]))
+        resident = always + sum(per_norm[: i + 1]) + sum(per_block[: i * d.k])
         exits.append({"exit": i, "flops": flops, "gflops": flops / 1e9, "resident_bytes": resident})
     return {"embed_flops": embed, "block_flops": block, "head_flops": head, "exits": exits}

@@ -1,11 +1,12 @@
-"""Regenerates the parity fixtures of the Swift engine tests (Tests/Fixtures): three small
-random-weight bundles (two of format 1; `tiny-chunked`, format 2: two cameras and a chunk of
-H = 8 actions) and an 8-step episode for each, computed by the PyTorch reference.
+"""Regenerates the parity fixtures of the Swift engine tests (Tests/Fixtures): four small
+random-weight bundles (three of format 1, `tiny-int8` with int8 weight matrices; `tiny-chunked`,
+format 2: two cameras and a chunk of H = 8 actions) and an 8-step episode for each, computed by
+the PyTorch reference.
 
     PYTHONPATH=tools:tools/python ~/.cache/reflex/venv/bin/python -m reflex_model.make_fixtures
 
 Deterministic for a seed. Each bundle is read back and the episode is computed with the
-weights as stored (bfloat16-rounded for tiny-readout), so a runtime that reads the bundle
+weights as stored (bfloat16-rounded for tiny-readout, int8 · scale for tiny-int8), so a runtime that reads the bundle
 must reproduce the episode to float32 accuracy.
 """
 from __future__ import annotations
@@ -84,6 +85,25 @@ FIXTURES = {
             ("  ", ["go", "go", NEVER]),                                    # exit 3 by comparison
             ("push the red block", [NEVER, ALWAYS, NEVER]),                 # exit 2, forced
             ("open the drawer", ["stop", NEVER, NEVER]),                    # exit 1 by comparison
+        ],
+    },
+    "tiny-int8": {
+        # int8 weight matrices (per-output-column scales). MLP 288: fc1's 18 blocks of 16
+        # columns split unevenly across 2 and 3 threads; fc2's K = 288.
+        "architecture": {"width": 32, "heads": 2, "mlp_hidden": 288, "blocks": 4, "exit_every": 1,
+                         "patch_size": 8, "instruction_tokens": 4, "pool": "max", "norm_eps": 1e-5,
+                         "head": {"lstm_hidden": 24, "lstm_layers": 2, "mlp_hidden": 32}},
+        "image_shape": (32, 32, 3), "state_dim": 4, "action_dim": 4, "criterion_dims": [0, 1, 2],
+        "storage": "int8", "calibration_samples": 32,
+        "episode": [
+            ("open the drawer", [ALWAYS, ALWAYS, ALWAYS, ALWAYS]),          # exit 1, forced
+            ("Close the DOOR.", [NEVER, ALWAYS, ALWAYS, ALWAYS]),           # exit 2, forced
+            ("pick up the red block", [NEVER, NEVER, NEVER, NEVER]),        # exit 4: the last always stops
+            ("push the door-handle", ["go", "stop", ALWAYS, ALWAYS]),       # exit 2 by comparison; unknown word
+            ("open the door then close the drawer", ["stop", NEVER, NEVER, NEVER]),  # exit 1 by comparison
+            ("  ", ["go", "go", "stop", NEVER]),                            # exit 3 by comparison
+            ("push the red block", [NEVER, NEVER, ALWAYS, NEVER]),          # exit 3, forced
+            ("open the drawer", ["stop", NEVER, NEVER, NEVER]),             # exit 1 by comparison
         ],
     },
 }

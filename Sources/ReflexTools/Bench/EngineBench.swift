@@ -13,6 +13,9 @@ public struct EngineBench {
         public var iterations: [String: Int] = ["default": 200, "default-chunked": 200, "large": 20]
         public var warmup = 5
         public var withPython = true
+        /// Also step the int8 bundle of each configuration (`<config>-int8`, written by
+        /// `reflex_model.quantize` when missing), right after the float32 one, same threads.
+        public var int8 = false
         public var bundleRoot = NSHomeDirectory() + "/.cache/reflex/bench"
         public init() {}
     }
@@ -37,9 +40,21 @@ public struct EngineBench {
             let dir = "\(options.bundleRoot)/\(config)"
             let policy = MultiExitPolicy(bundle: try ModelBundle(directory: dir))
             let iterations = options.iterations[config] ?? 50
+            var int8Policy: MultiExitPolicy?
+            if options.int8 {
+                if !FileManager.default.fileExists(atPath: dir + "-int8/manifest.json") {
+                    log("writing the int8 bundle of \(config) to \(dir)-int8")
+                    _ = try tools.run(module: "reflex_model.quantize", [dir, "--out", dir + "-int8"])
+                }
+                int8Policy = MultiExitPolicy(bundle: try ModelBundle(directory: dir + "-int8"))
+            }
             for threads in options.threads {
                 log("\(config), \(threads) thread(s): Swift engine")
                 let swift = try measureSwift(policy, threads: threads, iterations: iterations)
+                let swiftInt8 = try int8Policy.map {
+                    log("\(config), \(threads) thread(s): Swift engine, int8 weights")
+                    return try measureSwift($0, threads: threads, iterations: iterations)
+                }
                 let sgemm = measureSgemm(policy, iterations: iterations)
                 var py: [String: Any] = [:]
                 if options.withPython {
@@ -55,6 +70,13 @@ public struct EngineBench {
                         "swift_us": s.median, "swift_us_p99": s.p99,
                         "swift_gflops": flops / s.median / 1e3, "sgemm_gflops": sgemm,
                     ]
+                    if let q = swiftInt8?[i], let p = int8Policy {
+                        c["swift_int8_us"] = q.median
+                        c["swift_int8_us_p99"] = q.p99
+                        c["int8_over_float32_time"] = q.median / s.median
+                        c["resident_bytes"] = policy.cost.residentBytes[i]
+                        c["resident_bytes_int8"] = p.cost.residentBytes[i]
+                    }
                     for (system, key) in [("pytorch", "pytorch"), ("onnxruntime", "onnxruntime")] {
                         if let sys = py[system] as? [String: Any], let exits = sys["exits"] as? [[String: Any]],
                            let e = exits.first(where: { ($0["exit"] as? Int) == i + 1 }),
@@ -131,7 +153,9 @@ public struct EngineBench {
 
     /// A short table of the cases for people (the JSON line follows it).
     public static func table(_ cases: [[String: Any]]) -> String {
-        var s = "config           thr exit  GFLOP   swift_us  pytorch_us  onnxrt_us  pt/swift  ort/swift  swift_GF/s  sgemm_GF/s\n"
+        let int8 = cases.contains { $0["swift_int8_us"] != nil }
+        var s = "config           thr exit  GFLOP   swift_us  pytorch_us  onnxrt_us  pt/swift  ort/swift  swift_GF/s  sgemm_GF/s"
+        s += int8 ? "  int8_us  int8/f32\n" : "\n"
         for c in cases {
             func v(_ k: String) -> Double { c[k] as? Double ?? .nan }
             s += (c["config"] as! String).padding(toLength: 16, withPad: " ", startingAt: 0)
@@ -139,6 +163,7 @@ public struct EngineBench {
                         c["threads"] as! Int, c["exit"] as! Int, v("gflops"), v("swift_us"),
                         v("pytorch_us"), v("onnxruntime_us"), v("pytorch_over_swift"), v("onnxruntime_over_swift"),
                         v("swift_gflops"), v("sgemm_gflops"))
+            if int8 { s.removeLast(); s += String(format: " %8.1f %9.2f\n", v("swift_int8_us"), v("int8_over_float32_time")) }
         }
         return s
     }

@@ -40,9 +40,17 @@ public struct SchedulerBench {
     let trace: Trace
     let threads: Int
     let log: (String) -> Void
+    /// Load the model only up to this exit (as a `memory_mb` cap would); nil: every exit.
+    let upToExit: Int?
 
-    public init(model: String, trace: Trace, threads: Int, log: @escaping (String) -> Void) {
-        self.model = model; self.trace = trace; self.threads = threads; self.log = log
+    public init(model: String, trace: Trace, threads: Int, log: @escaping (String) -> Void, upToExit: Int? = nil) {
+        self.model = model; self.trace = trace; self.threads = threads; self.log = log; self.upToExit = upToExit
+    }
+
+    /// One replay of the trace under one setting (no core hogged).
+    func replayOnce(_ s: Setting) throws -> [String: Any] {
+        let loaded = try LoadedModel(directory: model, upToExit: upToExit, maxMessageBytes: 1 << 30, threads: threads)
+        return try replay(loaded, s, passes: 1)
     }
 
     /// The settings of the benchmark: budgets 1.0, 0.6, 0.4 and the lowest feasible, online and
@@ -62,7 +70,7 @@ public struct SchedulerBench {
     }
 
     public func run(settings: [Setting]? = nil, passes: Int = 1) throws -> [[String: Any]] {
-        let loaded = try LoadedModel(directory: model, upToExit: nil, maxMessageBytes: 1 << 30, threads: threads)
+        let loaded = try LoadedModel(directory: model, upToExit: upToExit, maxMessageBytes: 1 << 30, threads: threads)
         let costs = loaded.policy.cost.exitGFLOPs
         let minimum = (costs[0] / costs.last!) * 1.05
         let fullUs = try measureFullDepthMedian(loaded)

@@ -9,6 +9,17 @@ public struct BundleReport {
 
     public init(directory: String) throws { bundle = try ModelBundle(directory: directory) }
 
+    /// How the weight matrices are held in memory: "int8", "float32" or "mixed".
+    var matrixDType: String { bundle.matrixDType }
+
+    /// Resident bytes per exit of the same model held in float32 (equal to `cost.residentBytes`
+    /// when nothing is int8).
+    var float32ResidentBytes: [Int] {
+        var m = bundle.manifest
+        m.quantization = nil
+        return CostModel(manifest: m).residentBytes
+    }
+
     /// `action`: dtype, shape (`[A]`, or `[H, A]` for a chunk), bounds; `chunk` and `period_s` when H > 1.
     var actionObject: [String: Any] {
         let m = bundle.manifest
@@ -31,8 +42,12 @@ public struct BundleReport {
             "action": actionObject,
             "exits": (0..<c.exits).map { i in
                 ["index": i + 1, "gflops": c.exitGFLOPs[i], "resident_bytes": c.residentBytes[i],
-                 "blocks": (i + 1) * c.exitEvery] as [String: Any]
+                 "resident_bytes_float32": float32ResidentBytes[i], "blocks": (i + 1) * c.exitEvery] as [String: Any]
             },
+            "weights": [
+                "matrices": matrixDType, "stored_dtypes": bundle.storedDTypes,
+                "int8_tensors": m.quantization?.tensors.count ?? 0,
+            ] as [String: Any],
             "vocabulary_size": m.vocabulary.words.count,
             "instruction_tokens": m.architecture.instructionTokens,
             "architecture": [
@@ -63,10 +78,13 @@ public struct BundleReport {
         }
         s += "vocabulary: \(m.vocabulary.words.count) words, \(m.architecture.instructionTokens) instruction tokens\n"
         s += "calibration: \(bundle.calibration.count) samples\n"
-        s += "exit  blocks  GFLOPs    fraction  resident\n"
+        let stored = bundle.storedDTypes.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
+        s += "weights: matrices held as \(matrixDType)\(matrixDType == "float32" ? "" : " (per-output-column float32 scales)"); stored: \(stored) tensors\n"
+        let f32 = float32ResidentBytes
+        s += "exit  blocks  GFLOPs    fraction  resident    (as float32)\n"
         for i in 0..<c.exits {
-            s += String(format: "%4d  %6d  %8.4f  %8.3f  %6.2f MiB\n", i + 1, (i + 1) * c.exitEvery, c.exitGFLOPs[i],
-                        c.exitGFLOPs[i] / c.exitGFLOPs.last!, Double(c.residentBytes[i]) / 1_048_576)
+            s += String(format: "%4d  %6d  %8.4f  %8.3f  %6.2f MiB  %6.2f MiB\n", i + 1, (i + 1) * c.exitEvery, c.exitGFLOPs[i],
+                        c.exitGFLOPs[i] / c.exitGFLOPs.last!, Double(c.residentBytes[i]) / 1_048_576, Double(f32[i]) / 1_048_576)
         }
         return s
     }

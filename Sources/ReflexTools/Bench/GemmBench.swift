@@ -1,0 +1,79 @@
+import COpenBLAS
+import Foundation
+import ReflexEngine
+import ReflexScheduler
+
+/// `reflexctl bench gemm`: GFLOP/s of each GEMM candidate at the engine's real shapes (one
+/// block's four products, M = the model's tokens), side by side, one thread:
+/// - `sgemm`: Debian's OpenBLAS `cblas_sgemm` on float32 weights (the baseline);
+/// - `int8_tiles`: int8 weights dequantised 256 × 256 at a time into scratch, then sgemm;
+/// - `f32_blocked`: float32 weights through a register-blocked 4 × 16 SIMD kernel (what float
+///   bundles run);
+/// - `int8_direct`: int8 weights converted in the inner loop of a plain four-row kernel;
+/// - `int8_blocked`: the register-blocked 4 × 16 kernel on int8 weights (what int8 bundles run).
+public struct GemmBench {
+    public struct Shape { public let name: String; public let m, n, k: Int }
+
+    let iterations: Int
+    let warmup = 5
+
+    public init(iterations: Int) { self.iterations = iterations }
+
+    /// One block's products for a model of `tokens` tokens, width `d`, MLP `mlp`.
+    public static func blockShapes(tokens t: Int, width d: Int, mlp: Int) -> [Shape] {
+        [Shape(name: "qkv", m: t, n: 3 * d, k: d), Shape(name: "attn.out", m: t, n: d, k: d),
+         Shape(name: "mlp.fc1", m: t, n: mlp, k: d), Shape(name: "mlp.fc2", m: t, n: d, k: mlp)]
+    }
+
+    public func run(config: String, shapes: [Shape]) -> [[String: Any]] {
+        shapes.map { s in
+            var rng = SplitMix64(seed: UInt64(s.m * 31 + s.n * 7 + s.k))
+            let x = Tensor(shape: [s.m, s.k]), w = Tensor(shape: [s.k, s.n]), y = Tensor(shape: [s.m, s.n])
+            for i in 0..<x.count { x.data[i] = Float(rng.next() >> 40) / Float(1 << 23) - 1 }
+            for i in 0..<w.count { w.data[i] = Float(rng.next() >> 40) / Float(1 << 23) - 1 }
+            let scales = Tensor(shape: [s.n])
+            for j in 0..<s.n { scales.data[j] = 1.0 / 127 }
+            let q = Int8Matrix(rows: s.k, cols: s.n, scales: scales)
+            for i in 0..<w.count { q.values[i] = Int8(clamping: Int((w.data[i] * 127).rounded())) }
+            let scratch = Tensor(shape: [max(Kernels.tileRows * Kernels.tileCols, 4 * s.n)])
+            let flops = Double(2 * s.m * s.n * s.k)
+            // Candidates take turns call by call, so that a change in the machine's load (it is
+            // shared) falls on all of them alike.
+            let candidates: [() -> Void] = [
+                { cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(s.m), Int32(s.n), Int32(s.k),
+                              1, x.data, Int32(s.k), w.data, Int32(s.n), 1, y.data, Int32(s.n)) },
+                { Kernels.productFloatBlocked(x.data, rows: s.m, inDim: s.k, w, cols: 0..<s.n, into: y.data) },
+                { Kernels.productInt8Tiles(x.data, rows: s.m, inDim: s.k, q, cols: 0..<s.n, into: y.data, scratch: scratch) },
+                { Kernels.productInt8(x.data, rows: s.m, inDim: s.k, q, cols: 0..<s.n, into: y.data, scratch: scratch) },
+                { Kernels.productInt8Blocked(x.data, rows: s.m, inDim: s.k, q, cols: 0..<s.n, into: y.data, scratch: scratch) },
+            ]
+            var samples = Array(repeating: [Double](), count: candidates.count)
+            for r in 0..<(warmup + iterations) {
+                for (i, call) in candidates.enumerated() {
+                    let t0 = DispatchTime.now().uptimeNanoseconds
+                    call()
+                    let t1 = DispatchTime.now().uptimeNanoseconds
+                    if r >= warmup { samples[i].append(Double(t1 - t0) / 1e3) }
+                }
+            }
+            let gflops = samples.map { flops / LatencySummary($0).median / 1e3 }
+            let (sgemm, floatBlocked, tiles, direct, blocked) = (gflops[0], gflops[1], gflops[2], gflops[3], gflops[4])
+            return ["config": config, "shape": s.name, "m": s.m, "n": s.n, "k": s.k, "threads": 1,
+                    "sgemm_gflops": sgemm, "int8_tiles_gflops": tiles, "int8_direct_gflops": direct, "f32_blocked_gflops": floatBlocked, "int8_blocked_gflops": blocked]
+        }
+    }
+
+    public static func table(_ cases: [[String: Any]]) -> String {
+        var s = "config     shape      M     N     K   sgemm_GF/s  f32_blkd_GF/s   int8_tiles_GF/s  int8_direct_GF/s  int8_blocked_GF/s\n"
+        for c in cases {
+            s += (c["config"] as! String).padding(toLength: 10, withPad: " ", startingAt: 0) + " "
+            s += (c["shape"] as! String).padding(toLength: 8, withPad: " ", startingAt: 0)
+            s += String(format: " %5d %5d %5d %12.1f %15.1f %16.1f %17.1f\n", c["m"] as! Int, c["n"] as! Int, c["k"] as! Int,
+                        c["sgemm_gflops"] as! Double, c["f32_blocked_gflops"] as! Double, c["int8_tiles_gflops"] as! Double,
+                        c["int8_direct_gflops"] as! Double)
+            s.removeLast()
+            s += String(format: " %18.1f\n", c["int8_blocked_gflops"] as! Double)
+        }
+        return s
+    }
+}
