@@ -83,7 +83,9 @@ public final class ModelBundle: @unchecked Sendable {
                 try file.readInt8(item.name, into: q)
                 matrices[item.name] = .int8(q)
             } else if item.isMatrix {
-                matrices[item.name] = .float32(try file.read(item.name, shape: item.shape))
+                // Packed once here into the panels the GEMM kernel streams (same bytes).
+                let t = try file.read(item.name, shape: item.shape)
+                matrices[item.name] = item.shape[1] % 16 == 0 ? .float32Panels(Kernels.packPanels(t)) : .float32(t)
             } else {
                 weights[item.name] = try file.read(item.name, shape: item.shape)
             }

@@ -11,7 +11,8 @@ public final class StepWorkspace: @unchecked Sendable {
     let candidateH, candidateC: Tensor
     /// The normalised state `[D]`.
     let stateInput: Tensor
-    /// One per thread: where int8 weight tiles are dequantised (one float when the model has none).
+    /// One per thread: accumulator rows for int8 products (4 × the widest matrix; one float when
+    /// the model has no int8 weights).
     let scratch: [Tensor]
 
     /// `patchValues`: the largest camera's patches × patch size; `actionValues`: H·A;

@@ -36,6 +36,7 @@ public struct GemmBench {
             let q = Int8Matrix(rows: s.k, cols: s.n, scales: scales)
             for i in 0..<w.count { q.values[i] = Int8(clamping: Int((w.data[i] * 127).rounded())) }
             let scratch = Tensor(shape: [max(Kernels.tileRows * Kernels.tileCols, 4 * s.n)])
+            let panels = Kernels.packPanels(w)
             let flops = Double(2 * s.m * s.n * s.k)
             // Candidates take turns call by call, so that a change in the machine's load (it is
             // shared) falls on all of them alike.
@@ -46,6 +47,7 @@ public struct GemmBench {
                 { Kernels.productInt8Tiles(x.data, rows: s.m, inDim: s.k, q, cols: 0..<s.n, into: y.data, scratch: scratch) },
                 { Kernels.productInt8(x.data, rows: s.m, inDim: s.k, q, cols: 0..<s.n, into: y.data, scratch: scratch) },
                 { Kernels.productInt8Blocked(x.data, rows: s.m, inDim: s.k, q, cols: 0..<s.n, into: y.data, scratch: scratch) },
+                { Kernels.productFloatPacked(x.data, rows: s.m, inDim: s.k, panels, outCols: s.n, cols: 0..<s.n, into: y.data) },
             ]
             var samples = Array(repeating: [Double](), count: candidates.count)
             for r in 0..<(warmup + iterations) {
@@ -57,14 +59,14 @@ public struct GemmBench {
                 }
             }
             let gflops = samples.map { flops / LatencySummary($0).median / 1e3 }
-            let (sgemm, floatBlocked, tiles, direct, blocked) = (gflops[0], gflops[1], gflops[2], gflops[3], gflops[4])
+            let (sgemm, floatBlocked, tiles, direct, blocked, packed) = (gflops[0], gflops[1], gflops[2], gflops[3], gflops[4], gflops[5])
             return ["config": config, "shape": s.name, "m": s.m, "n": s.n, "k": s.k, "threads": 1,
-                    "sgemm_gflops": sgemm, "int8_tiles_gflops": tiles, "int8_direct_gflops": direct, "f32_blocked_gflops": floatBlocked, "int8_blocked_gflops": blocked]
+                    "sgemm_gflops": sgemm, "int8_tiles_gflops": tiles, "int8_direct_gflops": direct, "f32_blocked_gflops": floatBlocked, "int8_blocked_gflops": blocked, "f32_packed_gflops": packed]
         }
     }
 
     public static func table(_ cases: [[String: Any]]) -> String {
-        var s = "config     shape      M     N     K   sgemm_GF/s  f32_blkd_GF/s   int8_tiles_GF/s  int8_direct_GF/s  int8_blocked_GF/s\n"
+        var s = "config     shape      M     N     K   sgemm_GF/s  f32_blkd_GF/s   int8_tiles_GF/s  int8_direct_GF/s  int8_blocked_GF/s  f32_packed_GF/s\n"
         for c in cases {
             s += (c["config"] as! String).padding(toLength: 10, withPad: " ", startingAt: 0) + " "
             s += (c["shape"] as! String).padding(toLength: 8, withPad: " ", startingAt: 0)
@@ -72,7 +74,7 @@ public struct GemmBench {
                         c["sgemm_gflops"] as! Double, c["f32_blocked_gflops"] as! Double, c["int8_tiles_gflops"] as! Double,
                         c["int8_direct_gflops"] as! Double)
             s.removeLast()
-            s += String(format: " %18.1f\n", c["int8_blocked_gflops"] as! Double)
+            s += String(format: " %18.1f %16.1f\n", c["int8_blocked_gflops"] as! Double, c["f32_packed_gflops"] as! Double)
         }
         return s
     }
