@@ -9,8 +9,8 @@ enum BundleDigest {
     /// Hex SHA-256 of the files' bytes concatenated in order (`cat FILES | sha256sum`).
     /// Throws `EngineError.missingFile` for a file that cannot be opened.
     ///
-    /// Cached by every file's path, device, inode, size and modification time (nanoseconds): a
-    /// file replaced or rewritten gets a new identity. (A rewrite in place that keeps the size
+    /// Cached by every file's device, inode, size and modification time (nanoseconds): a file
+    /// replaced or rewritten gets a new identity, whatever path reaches it. (A rewrite in place that keeps the size
     /// and the nanosecond mtime would not be noticed; bundles are replaced, not edited.)
     static func hexDigest(ofFiles paths: [String]) throws -> String {
         let identity = try paths.map(fileIdentity).joined(separator: "\n")
@@ -31,7 +31,7 @@ enum BundleDigest {
     private static func fileIdentity(_ path: String) throws -> String {
         var info = stat()
         guard stat(path, &info) == 0 else { throw EngineError.missingFile(path) }
-        return "\(path)|\(info.st_dev)|\(info.st_ino)|\(info.st_size)|\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)"
+        return "\(info.st_dev)|\(info.st_ino)|\(info.st_size)|\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)"
     }
 
     private static let cache = DigestCache(capacity: 16)

@@ -24,13 +24,11 @@ public final class ModelBundle: @unchecked Sendable {
     /// Opens `directory`, reading weights for exits 1 … `upToExit` (all when nil).
     public init(directory: String, upToExit: Int? = nil) throws {
         self.directory = directory
-        let manifestPath = (directory as NSString).appendingPathComponent("manifest.json")
+        // Held open for the whole load: a bundle swapped in meanwhile is not mixed with this one.
+        let bundleDirectory = try BundleDirectory(directory)
+        let manifestPath = try bundleDirectory.readPath("manifest.json")
         guard let manifestData = FileManager.default.contents(atPath: manifestPath) else {
-            var isDir: ObjCBool = false
-            if !FileManager.default.fileExists(atPath: directory, isDirectory: &isDir) || !isDir.boolValue {
-                throw EngineError.missingFile("\(directory): no such bundle directory")
-            }
-            throw EngineError.missingFile(manifestPath)
+            throw EngineError.missingFile(bundleDirectory.displayPath("manifest.json"))
         }
         manifest = try BundleManifest.parse(manifestData)
         cost = CostModel(manifest: manifest)
@@ -40,7 +38,7 @@ public final class ModelBundle: @unchecked Sendable {
         }
         loadedExits = upToExit ?? exits
 
-        let weightsPath = (directory as NSString).appendingPathComponent(manifest.weights)
+        let weightsPath = try bundleDirectory.readPath(manifest.weights)
         let file = try SafetensorsFile(path: weightsPath)
         let layout = TensorLayout(manifest)
         let quantized = layout.quantized
@@ -97,7 +95,7 @@ public final class ModelBundle: @unchecked Sendable {
         var hashed = [manifestPath, weightsPath]
         var calibration: [[Float]] = []
         if let cal = manifest.calibration {
-            let calPath = (directory as NSString).appendingPathComponent(cal)
+            let calPath = try bundleDirectory.readPath(cal)
             let calFile = try SafetensorsFile(path: calPath)
             guard let entry = calFile.entries["distances"], entry.shape.count == 2, entry.shape[1] == exits else {
                 throw EngineError.badTensor(name: "distances", message: "\(cal) must hold float [N, \(exits)]")

@@ -79,6 +79,23 @@ import Testing
         }
     }
 
+    /// A reload that opens a bundle while a new one is renamed into its place reads one bundle
+    /// whole: files are read relative to the directory the path named when opening began.
+    @Test func aBundleDirectoryReplacedWhileOpenIsStillTheOneRead() throws {
+        let root = NSTemporaryDirectory() + "reflex-swap-\(UUID().uuidString)"
+        let live = root + "/current"
+        try FileManager.default.createDirectory(atPath: live, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try Data("old".utf8).write(to: URL(fileURLWithPath: live + "/manifest.json"))
+        let opened = try BundleDirectory(live)
+        try FileManager.default.moveItem(atPath: live, toPath: root + "/previous")
+        try FileManager.default.createDirectory(atPath: live, withIntermediateDirectories: true)
+        try Data("new".utf8).write(to: URL(fileURLWithPath: live + "/manifest.json"))
+        let read = FileManager.default.contents(atPath: try opened.readPath("manifest.json"))
+        #expect(read == Data("old".utf8))
+        #expect(throws: EngineError.self) { try opened.readPath("weights.safetensors") }
+    }
+
     @Test func manifestThatIsNotJSONIsReported() throws {
         let dir = try FixturePaths.scratchCopy(of: "tiny")
         try Data("{not json".utf8).write(to: URL(fileURLWithPath: dir + "/manifest.json"))
