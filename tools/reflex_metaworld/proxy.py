@@ -82,7 +82,11 @@ def main(argv=None) -> int:
     ap.add_argument("--tasks", default=PROXY_TASKS)
     ap.add_argument("--episodes", type=int, default=10)
     ap.add_argument("--settings", default="full,exit-1,frozen-image")
-    ap.add_argument("--first-layout", type=int, default=0, help="first layout index of EVAL_SEED")
+    ap.add_argument("--first-layout", type=int, default=0, help="first layout index of --layout-seed")
+    ap.add_argument("--layout-seed", type=int, default=T.EVAL_SEED,
+                    help="MT1 seed of the layouts (default the evaluation seed; a training seed "
+                         "measures fitting, not generalisation, and is recorded as such)")
+    ap.add_argument("--max-steps", type=int, default=None, help="default: the task's step limit")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", type=Path, required=True, help="JSON lines, appended")
     args = ap.parse_args(argv)
@@ -93,13 +97,14 @@ def main(argv=None) -> int:
     tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
     settings = [s.strip() for s in args.settings.split(",") if s.strip()]
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    done = {(r["model_id"], r["setting"], r["task"], r["layout_index"]) for r in read(args.out)}
+    done = {(r["model_id"], r["setting"], r["task"], r["layout_index"]) for r in read(args.out)
+            if r.get("layout_seed", T.EVAL_SEED) == args.layout_seed}
     print(f"[proxy] {description}, id {mid}; {len(tasks)} tasks x {args.episodes} episodes x "
           f"{settings}; in-process ReflexNet.step (not reflexd)", flush=True)
     t_all = time.time()
     for task in tasks:
         scene = RO.Scene(task)
-        layouts = T.layouts(task, T.EVAL_SEED)
+        layouts = T.layouts(task, args.layout_seed)
         try:
             for s in settings:
                 kw = setting_args(s, net.num_exits)
@@ -107,9 +112,10 @@ def main(argv=None) -> int:
                 for i in range(args.first_layout, args.first_layout + args.episodes):
                     if (mid, s, task, i) in done:
                         continue
-                    r = RO.run_episode(scene, net, layouts[i], kw["exit"], frozen=kw["frozen"])
+                    r = RO.run_episode(scene, net, layouts[i], kw["exit"], frozen=kw["frozen"],
+                                       max_steps=args.max_steps)
                     rec = {"label": label, "model": str(args.model), "model_id": mid, "setting": s,
-                           "task": task, "layout_seed": T.EVAL_SEED, "layout_index": i,
+                           "task": task, "layout_seed": args.layout_seed, "layout_index": i,
                            "success": r.success, "steps": r.steps, "exits": r.exits,
                            "wall_s": round(r.wall_s, 2), "runner": "in-process ReflexNet.step"}
                     with open(args.out, "a") as f:
@@ -120,7 +126,8 @@ def main(argv=None) -> int:
                       f"succeeded ({time.time() - t_all:.0f}s)", flush=True)
         finally:
             scene.close()
-    records = [r for r in read(args.out) if r["model_id"] == mid]
+    records = [r for r in read(args.out) if r["model_id"] == mid
+               and r.get("layout_seed", T.EVAL_SEED) == args.layout_seed]
     for r in records:
         r["label"] = label
     print(table(records, tasks, settings))

@@ -12,6 +12,7 @@ from reflex_model.bundle import read_bundle, write_bundle
 from reflex_model.network import ReflexNet
 
 from reflex_metaworld import dagger as DG
+from reflex_metaworld import proxy as PX
 from reflex_metaworld import dataset as DS
 from reflex_metaworld import demos as D
 from reflex_metaworld import tasks as T
@@ -151,3 +152,19 @@ def test_dagger_round_labels_the_learners_states_and_aggregates(dart, tmp_path):
     assert bool(both.aux_valid.all()) and list(both.ep_task) == [0, 0, 0]
     with pytest.raises(ValueError):
         DG.collect(net, TASK, 1, T.EVAL_SEED, 0, "random", 0.0, np.random.default_rng(0))
+
+
+def test_proxy_runs_the_settings_on_held_out_layouts_and_resumes(tmp_path):
+    torch.manual_seed(0)
+    net = ReflexNet(dict(TINY, patch_size=16), (96, 96, 3), 4, 4, DS.build_vocabulary(), criterion_dims=(0, 1, 2))
+    write_bundle(net, tmp_path / "tiny", name="tiny")
+    out = tmp_path / "p.jsonl"
+    argv = ["--model", str(tmp_path / "tiny"), "--tasks", TASK, "--episodes", "2", "--max-steps", "4",
+            "--settings", "full,exit-1,frozen-image", "--out", str(out)]
+    assert PX.main(argv) == 0
+    recs = PX.read(out)
+    assert len(recs) == 6 and {r["layout_seed"] for r in recs} == {T.EVAL_SEED}
+    assert {r["layout_index"] for r in recs} == {0, 1} and all(r["steps"] == 4 for r in recs)
+    by = {r["setting"]: r for r in recs if r["layout_index"] == 0}
+    assert by["full"]["exits"] == [0, 0, 4] and by["exit-1"]["exits"] == [4, 0, 0]
+    assert PX.main(argv) == 0 and len(PX.read(out)) == 6      # done episodes are skipped
