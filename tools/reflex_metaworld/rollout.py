@@ -20,9 +20,9 @@ from reflex_model.bundle import read_bundle
 from reflex_model.configs import DEFAULT_CRITERION_DIMS
 from reflex_model.network import ReflexNet
 
-from . import eval_settings as S
 from . import render as R
 from . import tasks as T
+from .evaluate import TaskScene
 
 
 def load_policy(path: str | Path) -> tuple[ReflexNet, str]:
@@ -40,28 +40,13 @@ def load_policy(path: str | Path) -> tuple[ReflexNet, str]:
     return net.eval(), f"checkpoint {path} (step {ck['step']})"
 
 
-class Scene:
-    """One task's environment and camera; `frozen_frame` is the frame the frozen-image setting
-    sends (the reset frame of MT1(task, VAL_SEED) layout 0, as eval_settings.FROZEN_LAYOUT)."""
+class Scene(TaskScene):
+    """The evaluation's scene (environment, camera, frozen frame: evaluate.TaskScene) with the
+    task's scripted expert, which labels every state the learner visits."""
 
     def __init__(self, task: str, image_size: int = R.DEFAULT_IMAGE_SIZE):
-        self.task, self.spec = task, T.spec(task)
-        self.env = T.make_env(task)
-        self.camera = R.Camera(self.env, image_size=image_size)
+        super().__init__(task, image_size)
         self.policy = T.expert(task)
-        self._frozen = None
-
-    def frozen_frame(self) -> np.ndarray:
-        if self._frozen is None:
-            seed, index = S.FROZEN_LAYOUT
-            T.set_layout(self.env, T.layouts(self.task, seed)[index])
-            self.env.reset()
-            self._frozen = self.camera.render()
-        return self._frozen
-
-    def close(self) -> None:
-        self.camera.close()
-        self.env.close()
 
 
 @dataclasses.dataclass
