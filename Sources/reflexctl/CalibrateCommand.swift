@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import ReflexDaemon
-import ReflexWire
 import ReflexTools
 import ReflexEngine
 import ReflexScheduler

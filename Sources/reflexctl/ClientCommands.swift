@@ -1,8 +1,8 @@
 import ArgumentParser
+import ReflexWire
 import ZeroMQ
 import Foundation
 import ReflexDaemon
-import ReflexWire
 import ReflexTools
 
 /// Options every command that talks to a running daemon shares.

@@ -1,6 +1,5 @@
 import ArgumentParser
 import ReflexDaemon
-import ReflexWire
 import ReflexTools
 
 struct InspectCommand: ParsableCommand {

@@ -1,4 +1,3 @@
-import ReflexWire
 import ArgumentParser
 import Foundation
 import ReflexDaemon

@@ -1,4 +1,3 @@
-import ReflexWire
 import Foundation
 
 /// One frame of `reflexctl top`, made from two `stats` answers (the previous one gives the

@@ -2,7 +2,6 @@ import ArgumentParser
 import Foundation
 import Logging
 import ReflexDaemon
-import ReflexWire
 
 @main
 struct ReflexdCommand: ParsableCommand {

@@ -1,9 +1,9 @@
 import Foundation
 import Logging
+import ReflexWire
 import Testing
 
 @testable import ReflexDaemon
-import ReflexWire
 
 /// The config format of CONTRACT section 4: what loads, what defaults, and exactly where each
 /// kind of problem is reported.

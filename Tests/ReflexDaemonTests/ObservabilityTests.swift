@@ -1,4 +1,3 @@
-import ReflexWire
 import Foundation
 import Testing
 

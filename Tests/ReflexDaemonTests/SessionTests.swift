@@ -2,7 +2,6 @@
 import Testing
 
 @testable import ReflexDaemon
-import ReflexWire
 
 @Suite struct SessionTests {
     /// A reload to a bundle with another vocabulary must not reuse the old model's word ids.

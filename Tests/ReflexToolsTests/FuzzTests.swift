@@ -1,9 +1,9 @@
 import Foundation
+import ReflexWire
 import Testing
 
 @testable import ReflexTools
 import ReflexDaemon
-import ReflexWire
 import ReflexScheduler
 
 /// Hostile input (issue 5): every file of the committed corpus gets exactly its expected

@@ -1,4 +1,3 @@
-import ReflexWire
 /// The one error type of the config layer: everything found wrong, not only the first thing,
 /// so an operator fixes a file in one round.
 public enum ConfigError: Error, Sendable, Equatable, CustomStringConvertible {

@@ -1,5 +1,4 @@
 import Foundation
-import ReflexWire
 import Yams
 
 /// Loads and validates `reflexd.yaml`. The one way to read a config: `reflexd --config`,

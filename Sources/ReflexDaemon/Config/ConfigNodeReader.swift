@@ -1,4 +1,3 @@
-import ReflexWire
 import Yams
 
 /// Reads typed values out of composed YAML nodes. Every problem is recorded with the node's

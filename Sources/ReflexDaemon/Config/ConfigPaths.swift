@@ -1,5 +1,4 @@
 import Foundation
-import ReflexWire
 
 /// Resolves paths written in a config file. Relative paths are relative to the folder of the
 /// config file (CONTRACT section 4), not to the daemon's working directory, which under

@@ -1,4 +1,3 @@
-import ReflexWire
 /// One thing wrong with a config, located in its file when it came from one.
 ///
 /// Rendered `FILE:LINE:COLUMN: message` (the form editors and CI annotate), or just the

@@ -1,4 +1,3 @@
-import ReflexWire
 /// Keys and ranges of the `metrics` and `trace` sections.
 extension ConfigRules {
     static let metricsKeys = ["listen"]

@@ -1,4 +1,3 @@
-import ReflexWire
 /// The keys of the config and the range each value must fall in, shared by the YAML loader and
 /// the control socket's live budget update so that both accept exactly the same values.
 package enum ConfigRules {

@@ -1,5 +1,4 @@
 import Foundation
-import ReflexWire
 import Logging
 import Yams
 

@@ -1,4 +1,3 @@
-import ReflexWire
 /// The `security.curve` section: CurveZMQ encryption and client authentication.
 public struct CurveConfig: Sendable, Equatable {
     /// When true, all three sockets use CURVE. Default false (loopback-only use).

@@ -1,5 +1,4 @@
 import Foundation
-import ReflexWire
 
 /// A ZeroMQ endpoint the daemon binds, checked before any socket sees it so that a typo is a
 /// config error with a line number rather than a zmq error at start-up.

@@ -1,4 +1,3 @@
-import ReflexWire
 /// The `endpoints` section: where the three sockets bind. ZeroMQ endpoint strings
 /// (`tcp://HOST:PORT`, `ipc://PATH`, `inproc://NAME`); relative ipc paths are already
 /// resolved against the config file's folder. Defaults are the shipped loopback ports.

@@ -1,4 +1,3 @@
-import ReflexWire
 /// The `engine` section.
 public struct EngineConfig: Sendable, Equatable {
     /// Compute threads for one step, 1...256. Default 1: latency stays predictable when the

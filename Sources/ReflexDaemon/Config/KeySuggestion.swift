@@ -1,4 +1,3 @@
-import ReflexWire
 /// Finds the key a user probably meant, for "unknown key (did you mean ...?)".
 enum KeySuggestion {
     /// The closest of `candidates` to `key` within a small edit distance, or the full path of a

@@ -1,4 +1,3 @@
-import ReflexWire
 /// The `limits` section: what protects the daemon from clients. Defaults are the shipped values.
 public struct LimitsConfig: Sendable, Equatable {
     /// Larger requests are answered `too_large`. 1...1 GiB; default 8 MiB.

@@ -1,4 +1,3 @@
-import ReflexWire
 import Logging
 
 /// The `logging` section.

@@ -1,4 +1,3 @@
-import ReflexWire
 /// The `metrics` section (CONTRACT section 4): where `reflexd` serves `/metrics` in the
 /// Prometheus text exposition format. Absent = no HTTP listener at all.
 public struct MetricsConfig: Sendable, Equatable {

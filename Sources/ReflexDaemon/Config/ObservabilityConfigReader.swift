@@ -1,4 +1,3 @@
-import ReflexWire
 import Foundation
 
 /// Reading the `metrics` and `trace` sections (kept apart from the serving sections).

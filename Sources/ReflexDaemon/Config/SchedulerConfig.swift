@@ -1,4 +1,3 @@
-import ReflexWire
 /// The `scheduler` section.
 public struct SchedulerConfig: Sendable, Equatable {
     /// Default `online`.

@@ -1,4 +1,3 @@
-import ReflexWire
 /// How exit thresholds are chosen (`scheduler.mode`).
 public enum SchedulerMode: String, Sendable, Equatable, CaseIterable {
     /// Thresholds adapt to the observations the robot really sends (the default).

@@ -1,4 +1,3 @@
-import ReflexWire
 /// The `security` section.
 public struct SecurityConfig: Sendable, Equatable {
     public var curve: CurveConfig

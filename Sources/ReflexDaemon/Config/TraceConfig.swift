@@ -1,4 +1,3 @@
-import ReflexWire
 /// The `trace` section: an optional per-step trace, one JSON line per served step. Absent = off.
 public struct TraceConfig: Sendable, Equatable {
     /// Absolute path of the trace file (relative paths in the config are resolved against the

@@ -1,4 +1,3 @@
-import ReflexWire
 /// Refuses a config text with more YAML aliases (`*name`) than any config needs, before Yams
 /// reads it.
 ///

@@ -1,5 +1,4 @@
 import Foundation
-import ReflexWire
 import Logging
 
 /// What `reflexd` does, apart from parsing its arguments: check a config, or load it and serve.

@@ -1,4 +1,3 @@
-import ReflexWire
 import Foundation
 internal import NIOCore
 internal import NIOHTTP1

@@ -1,4 +1,3 @@
-import ReflexWire
 internal import NIOCore
 internal import NIOHTTP1
 internal import Prometheus

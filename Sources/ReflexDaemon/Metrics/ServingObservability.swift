@@ -1,7 +1,7 @@
-import ReflexWire
 import Foundation
 import Logging
 import ReflexScheduler
+import ReflexWire
 
 /// What the serving loop tells the outside about each step: the Prometheus metrics and their
 /// HTTP endpoint (config `metrics`), the per-step trace (config `trace`) and the per-robot

@@ -1,4 +1,3 @@
-import ReflexWire
 /// The serving loop's state that the gauges show, taken on the serving thread.
 struct ServingSnapshot {
     /// Average compute target as a fraction of the full-depth cost, and in GFLOPs per step.

@@ -1,5 +1,5 @@
-import ReflexWire
 import Foundation
+import ReflexWire
 
 /// One served step as the trace keeps it; made on the serving thread, turned into a JSON line
 /// on the trace writer's thread.

@@ -1,4 +1,3 @@
-import ReflexWire
 import Foundation
 
 /// Writes the per-step trace (config `trace`) as JSON lines, rotated by size, from its own

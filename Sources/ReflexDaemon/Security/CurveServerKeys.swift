@@ -1,5 +1,4 @@
 import Foundation
-import ReflexWire
 import ZeroMQ
 
 /// The server's CURVE key pair and the public keys it admits, read from the files `reflexctl

@@ -1,4 +1,3 @@
-import ReflexWire
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,5 +1,4 @@
 import Foundation
-import ReflexWire
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,4 +1,3 @@
-import ReflexWire
 import ReflexEngine
 import ReflexScheduler
 

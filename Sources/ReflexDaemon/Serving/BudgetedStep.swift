@@ -1,6 +1,6 @@
-import ReflexWire
 import ReflexEngine
 import ReflexScheduler
+import ReflexWire
 
 /// One step under the budget: the scheduler's plan, the stop rule, the engine, and the
 /// scheduler's feedback. The serving loop and `reflexctl bench scheduler` both step through here.

@@ -1,6 +1,6 @@
-import ReflexWire
 import ReflexEngine
 import ReflexScheduler
+import ReflexWire
 
 /// The stop rule of one served step: the scheduler's thresholds, a full-depth probe, the
 /// deadline guard (fed with this step's segment latencies as they happen), the memory cap.

@@ -1,4 +1,3 @@
-import ReflexWire
 /// The steps waiting for the engine, oldest first, with latest-wins per robot
 /// (`limits.pending_per_robot`) and a cap on the whole queue (`capacity`).
 ///

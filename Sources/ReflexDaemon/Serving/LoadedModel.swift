@@ -1,5 +1,5 @@
-import ReflexWire
 import ReflexEngine
+import ReflexWire
 
 /// The model as served: the engine opened to the depth the memory cap allows, its reusable
 /// step buffers, and the request decoder that knows its inputs.

@@ -1,4 +1,3 @@
-import ReflexWire
 import Dispatch
 
 /// Monotonic time in nanoseconds: the daemon's only clock (timings, deadlines, idle sessions).

@@ -1,8 +1,8 @@
 import Foundation
-import ReflexWire
 import Logging
 import ReflexEngine
 import ReflexScheduler
+import ReflexWire
 import ZeroMQ
 
 /// The control socket (CONTRACT section 7): stats, live budgets, pause/resume, and the gauges' snapshot.

@@ -1,8 +1,8 @@
 import Foundation
-import ReflexWire
 import Logging
 import ReflexEngine
 import ReflexScheduler
+import ReflexWire
 import ZeroMQ
 
 /// Shutdown (SIGTERM/SIGINT): answer what is in flight within the deadline, then close.

@@ -1,8 +1,8 @@
 import Foundation
-import ReflexWire
 import Logging
 import ReflexEngine
 import ReflexScheduler
+import ReflexWire
 import ZeroMQ
 
 /// The policy socket: admission (session cap, latest wins), stepping under the budget, replies and PUB copies.

@@ -1,5 +1,4 @@
 import ReflexScheduler
-import ReflexWire
 /// The counters `{"cmd":"stats"}` reports: real counts since start, and a window of latencies.
 struct ServingStats {
     var steps = 0

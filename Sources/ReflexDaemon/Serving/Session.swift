@@ -1,4 +1,3 @@
-import ReflexWire
 import ReflexEngine
 
 /// One robot's state in the daemon: its recurrent head state, what it last said, counters.

@@ -1,4 +1,3 @@
-import ReflexWire
 import ReflexEngine
 
 /// Sessions by robot id, with a cap and an idle timeout.

@@ -1,4 +1,3 @@
-import ReflexWire
 import ZeroMQ
 
 /// What a peer can make each socket hold, bounded (set before bind; see PolicyServer.init).

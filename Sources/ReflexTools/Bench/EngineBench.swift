@@ -1,7 +1,6 @@
 import COpenBLAS
 import Foundation
 import ReflexDaemon
-import ReflexWire
 import ReflexEngine
 
 /// `reflexctl bench engine`: the Swift engine at every exit against PyTorch and ONNX Runtime on

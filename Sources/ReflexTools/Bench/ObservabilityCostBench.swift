@@ -1,6 +1,5 @@
 import Foundation
 import ReflexDaemon
-import ReflexWire
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif

@@ -1,6 +1,5 @@
 import Foundation
 import ReflexDaemon
-import ReflexWire
 
 /// Finds and runs the repository's Python tools (PyTorch reference, ONNX Runtime runner,
 /// bundle makers) in the project's venv; used by the benchmarks that compare against them.

@@ -1,6 +1,5 @@
 import Foundation
 import ReflexDaemon
-import ReflexWire
 import ReflexEngine
 import ReflexScheduler
 

@@ -1,6 +1,5 @@
 import Foundation
 import ReflexDaemon
-import ReflexWire
 
 /// Reads `.npy` files (format 1.0–3.0, C order, little-endian uint8 or float32): the CLI's way
 /// to send a real image or state.

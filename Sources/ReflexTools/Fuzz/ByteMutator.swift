@@ -1,5 +1,4 @@
 import ReflexDaemon
-import ReflexWire
 import ReflexScheduler
 /// Format-blind mutations of a byte string (a JSON header, a YAML text), each named for the
 /// report. The format comes in only through `tokens` (spliced in whole) and `numbers`

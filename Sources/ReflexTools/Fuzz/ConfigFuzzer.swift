@@ -1,5 +1,4 @@
 import ReflexDaemon
-import ReflexWire
 /// A deterministic mutational fuzzer for the config loader (`ConfigLoader.load(yaml:path:)`),
 /// the one way `reflexd` reads a config: at start, on `--check-config`, SIGHUP and `reload`.
 ///

@@ -1,5 +1,4 @@
 import ReflexDaemon
-import ReflexWire
 import ReflexScheduler
 /// Mutations of a YAML config text: values replaced with scalars YAML reads in surprising ways
 /// (base-60 integers, `.nan`, `yes`, tags, aliases), lines deleted, doubled, swapped or

@@ -1,6 +1,5 @@
 import Foundation
 import ReflexDaemon
-import ReflexWire
 
 /// The inputs a fuzz run mutates: wire messages (frames, routing identity first) and config
 /// texts, each with a name saying what it is. `builtIn` holds valid ones, so a run needs no

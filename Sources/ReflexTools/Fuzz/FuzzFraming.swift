@@ -1,5 +1,4 @@
 import ReflexDaemon
-import ReflexWire
 /// The file format of wire fuzz inputs (`Tests/Fixtures/fuzz-corpus/wire/*.bin`): one multipart
 /// message as the ROUTER socket receives it, each frame as `[u32 little-endian length][bytes]`.
 public enum FuzzFraming {

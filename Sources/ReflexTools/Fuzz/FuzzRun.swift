@@ -1,5 +1,4 @@
 import ReflexDaemon
-import ReflexWire
 /// The one entry to fuzzing (`reflexctl fuzz`, the tests): runs the wire and/or config fuzzers
 /// over the same corpus and collects their reports.
 public enum FuzzRun {

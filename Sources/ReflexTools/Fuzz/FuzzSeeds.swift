@@ -1,5 +1,4 @@
 import ReflexDaemon
-import ReflexWire
 /// The valid inputs every fuzz run starts from, besides the corpus files: requests for the tiny
 /// fixture's inputs (image uint8[32, 32, 3], state float32[4]) in each envelope a client may
 /// use, and configs that load.

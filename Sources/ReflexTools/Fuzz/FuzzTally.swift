@@ -1,5 +1,4 @@
 import ReflexDaemon
-import ReflexWire
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)

@@ -1,5 +1,4 @@
 import ReflexDaemon
-import ReflexWire
 /// An input that broke an invariant of its target: the finding a fuzz run exists for.
 public struct FuzzViolation: Sendable, Equatable, CustomStringConvertible {
     /// The input's index in its run: `reflexctl fuzz --seed S --target T --replay INDEX` rebuilds it.

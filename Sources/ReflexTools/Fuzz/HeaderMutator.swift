@@ -1,6 +1,6 @@
 import ReflexDaemon
-import ReflexWire
 import ReflexScheduler
+import ReflexWire
 /// Mutations of a parsed request header that keep it JSON: fields removed, replaced with values
 /// of the wrong type or at the edges of their range, tensor entries dropped, doubled, reordered
 /// or given odd shapes. These reach the checks behind the JSON parser, which byte mutations

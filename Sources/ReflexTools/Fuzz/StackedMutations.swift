@@ -1,5 +1,4 @@
 import ReflexDaemon
-import ReflexWire
 import ReflexScheduler
 /// How both fuzzers make input `index` of a run: one seed (a third of the time one the target
 /// accepts, so that mutations also probe what it lets through, not only what it refuses) with

@@ -1,6 +1,6 @@
 import ReflexDaemon
-import ReflexWire
 import ReflexScheduler
+import ReflexWire
 /// Mutations of a whole multipart request: its header (as JSON and as bytes), its frames (count,
 /// order, lengths, NaN bits), its routing envelope, and its serialized framing. Each returns its
 /// name for the report.

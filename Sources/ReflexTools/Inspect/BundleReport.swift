@@ -1,6 +1,5 @@
 import Foundation
 import ReflexDaemon
-import ReflexWire
 import ReflexEngine
 
 /// What `reflexctl inspect` prints about a bundle (CONTRACT section 10), as JSON and as text.
