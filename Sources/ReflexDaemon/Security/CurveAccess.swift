@@ -30,7 +30,7 @@ enum CurveAccess {
             }
             guard let name else { return false }
             limiter.log(log, .info, "CURVE client admitted", [
-                "key": "\(name)", "socket": "\(request.domain == controlDomain ? "control" : "policy/actions")",
+                "key": "\(name)", "socket": "\(socketName(request.domain))",
                 "address": "\(request.address)",
             ])
             return true
@@ -41,10 +41,15 @@ enum CurveAccess {
         let request = denial.request
         var metadata: Logger.Metadata = [
             "address": "\(request.address)", "reason": "\(denial.reason)",
-            "socket": "\(request.domain == controlDomain ? "control" : "policy/actions")",
+            "socket": "\(socketName(request.domain))",
         ]
         if let key = request.clientPublicKey { metadata["public_key"] = "\(key)" }
         limiter.log(log, .warning, "CURVE client denied", metadata)
+    }
+
+    /// The sockets a ZAP domain stands for, as the log names them.
+    private static func socketName(_ domain: String) -> String {
+        domain == controlDomain ? "control" : "policy/actions"
     }
 
     /// Logs how many keys each folder gave and every file that was skipped, and why.
