@@ -8,8 +8,8 @@ The demonstration files are the generator's (`demos.py`): `<task>.npz` (training
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -150,7 +150,7 @@ def aux_normalisation(demos: Demos) -> dict:
     """Per-task mean and std of the auxiliary targets over the frames that have them:
     {"mean": [K][9], "std": [K][9]} (std floored at AUX_STD_FLOOR metres)."""
     K, n_aux = len(demos.task_names), demos.aux.shape[1]
-    mean = np.zeros((K, n_aux)); std = np.ones((K, n_aux))
+    mean, std = np.zeros((K, n_aux)), np.ones((K, n_aux))
     frame_task = frame_tasks(demos)
     for k in range(K):
         sel = (frame_task == k) & demos.aux_valid.numpy()
@@ -177,12 +177,30 @@ class EpisodeStreams:
     `next()` gives frame indices [B, W], a validity mask [B, W] (false past an episode's end; the
     index then repeats the last frame) and `reset` [B]: the stream started a new episode with this
     window, so its carried state must be zeroed. A stream's first episode starts at a random
-    step (so that the streams are out of phase from the start); every later one at step 0."""
+    step (so that the streams are out of phase from the start); every later one at step 0.
 
-    def __init__(self, demos: Demos, batch: int, window: int, rng: np.random.Generator):
+    `task_weight` ({task name: weight}, default 1 each) draws an episode of a task with
+    probability proportional to weight / (episodes of that task): the tasks the learner fits worst
+    can be shown more often without duplicating data. None draws episodes uniformly."""
+
+    def __init__(self, demos: Demos, batch: int, window: int, rng: np.random.Generator,
+                 task_weight: dict[str, float] | None = None):
         self.demos, self.B, self.W, self.rng = demos, batch, window, rng
-        n = demos.episodes
-        self.episode = rng.integers(0, n, batch)
+        self.p = None
+        if task_weight:
+            unknown = sorted(set(task_weight) - set(demos.task_names))
+            if unknown:
+                raise ValueError(f"task_weight names tasks not in the data: {', '.join(unknown)}")
+            w = np.array([task_weight.get(n, 1.0) for n in demos.task_names], np.float64)
+            if (w < 0).any() or w.sum() <= 0:
+                raise ValueError("task weights must be >= 0 and not all 0")
+            per_task = np.bincount(demos.ep_task, minlength=len(w)).astype(np.float64)
+            p = w[demos.ep_task] / per_task[demos.ep_task]
+            self.p = p / p.sum()
+        if self.p is None:      # the draws of runs made before task weights existed, unchanged
+            self.episode = rng.integers(0, demos.episodes, batch)
+        else:
+            self.episode = rng.choice(demos.episodes, batch, p=self.p)
         self.pos = np.array([rng.integers(0, demos.ep_length[e]) for e in self.episode], np.int64)
         self.fresh = np.ones(batch, bool)
 
@@ -199,9 +217,14 @@ class EpisodeStreams:
         done = self.pos >= length
         self.fresh = done
         for b in np.flatnonzero(done):
-            self.episode[b] = self.rng.integers(0, d.episodes)
+            self.episode[b] = self._draw()
             self.pos[b] = 0
         return torch.from_numpy(index), torch.from_numpy(valid), torch.from_numpy(reset)
+
+    def _draw(self) -> int:
+        if self.p is None:
+            return int(self.rng.integers(0, self.demos.episodes))
+        return int(self.rng.choice(self.demos.episodes, p=self.p))
 
     def state_dict(self) -> dict:
         return {"episode": self.episode.copy(), "pos": self.pos.copy(), "fresh": self.fresh.copy()}

@@ -2,7 +2,7 @@
 demonstrations, DeeR-style) and exports it as a bundle with calibration data.
 
     cd <repository root>
-    PYTHONPATH=tools nohup nice -n 5 ~/.cache/reflex/venv/bin/python -m reflex_metaworld.train \\
+    nohup nice -n 5 ~/.cache/reflex/venv/bin/python -m reflex_metaworld.train \\
         --seed 0 --steps 2000 --minutes 85 --out models/default &
     ... --resume        # continues from ~/.cache/reflex/train/ckpt.pt (model, optimiser, step, RNG)
 
@@ -67,6 +67,18 @@ class Logger:
             print(line, flush=True)
 
 
+def parse_task_weight(text: str) -> dict[str, float]:
+    """'hammer-v3=3,assembly-v3=2' -> {'hammer-v3': 3.0, 'assembly-v3': 2.0}; '' -> {}.
+    Raises ValueError on an entry without '=' or a weight that is not a number."""
+    out = {}
+    for item in filter(None, (t.strip() for t in text.split(","))):
+        name, sep, weight = item.partition("=")
+        if not sep:
+            raise ValueError(f"--task-weight: {item!r} is not TASK=WEIGHT")
+        out[name.strip()] = float(weight)
+    return out
+
+
 def parse_args(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -123,6 +135,8 @@ def parse_args(argv=None):
                          "obs[36:39], z-scored per task) from that exit's feature; the heads are not "
                          "part of the bundle. 0 = off")
     ap.add_argument("--aux-hidden", type=int, default=64, help="hidden width of each auxiliary head")
+    ap.add_argument("--task-weight", default="",
+                    help="TASK=W,...: draw that task's episodes W times as often (default 1 each)")
     ap.add_argument("--aggregate", default="",
                     help="comma-separated extra splits added to the training data, e.g. 'dagger1' "
                          "(files <task>-dagger1.npz in --demos, from reflex_metaworld.dagger)")
@@ -264,11 +278,13 @@ def main(argv=None) -> int:
             return 2
         ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=False)
         saved = ckpt["args"]
-        for key in ("seed", "steps", "batch", "window", "lr", "tasks", "max_episodes", "architecture"):
-            if saved[key] != getattr(args, key):
-                log(f"resume: using the checkpoint's --{key.replace('_', '-')}={saved[key]!r} "
+        for key in ("seed", "steps", "batch", "window", "lr", "tasks", "max_episodes", "architecture",
+                    "task_weight", "aggregate"):
+            value = saved.get(key, "")      # checkpoints older than --task-weight lack it ('' then)
+            if value != getattr(args, key):
+                log(f"resume: using the checkpoint's --{key.replace('_', '-')}={value!r} "
                     f"(not {getattr(args, key)!r})")
-                setattr(args, key, saved[key])
+                setattr(args, key, value)
     log(f"start: {' '.join(sys.argv)}")
     log("args: " + json.dumps({k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}))
 
@@ -339,7 +355,7 @@ def main(argv=None) -> int:
         train = dataclasses.replace(train, **{k: getattr(train, k).to(dev) for k in
                                               ("images", "states", "actions", "word_ids", "aux", "aux_valid")})
     opt = make_optimizer(net, args, aux_heads)
-    streams = DS.EpisodeStreams(train, args.batch, args.window, rng)
+    streams = DS.EpisodeStreams(train, args.batch, args.window, rng, parse_task_weight(args.task_weight))
     h, c = net.initial_state(args.batch)
     step, elapsed_before = 0, 0.0
     if init is not None:
@@ -557,7 +573,7 @@ def main(argv=None) -> int:
     manifest_path = args.out / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
     manifest["training"] = {
-        "command": "PYTHONPATH=tools python -m reflex_metaworld.train " + " ".join(
+        "command": "python -m reflex_metaworld.train " + " ".join(
             a for a in sys.argv[1:] if a != "--resume"),
         "seed": args.seed, "steps": step, "planned_steps": args.steps, "batch": args.batch,
         "window": args.window, "minutes": round(elapsed() / 60, 1), "stop": stop_reason,
