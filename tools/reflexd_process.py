@@ -148,10 +148,10 @@ class ReflexdProcess:
             self.proc.send_signal(sig)
             try:
                 self.proc.wait(timeout_s)
-            except subprocess.TimeoutExpired:
+            except subprocess.TimeoutExpired as err:
                 self.proc.kill()
                 self.proc.wait()
-                raise AssertionError(f"reflexd did not stop within {timeout_s} s of signal {sig}:\n{self.log()}")
+                raise AssertionError(f"reflexd did not stop within {timeout_s} s of signal {sig}:\n{self.log()}") from err
         self.returncode = self.proc.returncode
         return self.returncode
 

@@ -20,6 +20,7 @@ cd "$here"
 PY=${PY:-python3}
 OUT=${OUT:-/tmp/gpu-out}
 mkdir -p "$OUT"
+# a lent device machine is bare (no tools/setup, no editable install): the packages come from the tree
 export PYTHONPATH="$here/tools" MUJOCO_GL=${MUJOCO_GL:-egl} PYTHONUNBUFFERED=1
 "$PY" - <<'PYEOF' || exit 3
 import importlib, sys

@@ -2,10 +2,10 @@
 the bundle's observation description (`render`), the demonstration generator (`demos`) and the
 training pipeline (`train`, `dataset`).
 
-Import it as `reflex_metaworld` with `tools/` on sys.path, as `reflex_model` (for example
-`PYTHONPATH=tools python -m reflex_metaworld.demos` from the repository root). The folder was
-called `metaworld` before; that name shadowed the Meta-World package (import name `metaworld`)
-whenever tools/ was on sys.path, which tools/test does.
+Installed editable by tools/setup (tools/pyproject.toml, extra `sim`): `python -m
+reflex_metaworld.demos` or the console scripts `reflex-demos`, `reflex-train`, `reflex-evaluate`.
+The folder was called `metaworld` before; that name shadowed the Meta-World package (import name
+`metaworld`).
 """
 
 import os as _os

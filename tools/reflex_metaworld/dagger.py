@@ -2,9 +2,9 @@
 (the experts act from the full simulator observation, so any state can be labelled), and write
 the frames as a demonstrations file that training aggregates (`train --aggregate daggerN`).
 
-    PYTHONPATH=tools python -m reflex_metaworld.dagger --model ~/.cache/reflex/train-dart/ckpt.pt \\
+    python -m reflex_metaworld.dagger --model ~/.cache/reflex/train-dart/ckpt.pt \\
         --demos ~/.cache/reflex/demos-dart --round 1 --episodes 10
-    PYTHONPATH=tools python -m reflex_metaworld.train ... --init-from ~/.cache/reflex/train-dart/ckpt.pt \\
+    python -m reflex_metaworld.train ... --init-from ~/.cache/reflex/train-dart/ckpt.pt \\
         --aggregate dagger1
 
 Writes `<task>-dagger<round>.npz` into --demos, in the format of demos.py (per frame: images,

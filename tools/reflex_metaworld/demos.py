@@ -1,8 +1,8 @@
 """Generates the default model's demonstrations: Meta-World scripted experts, rendered camera images.
 
-    nice -n 10 ~/.cache/reflex/venv/bin/PYTHONPATH=tools python -m reflex_metaworld.demos            # all 12 tasks
-    PYTHONPATH=tools python -m reflex_metaworld.demos --tasks drawer-open-v3 --episodes 5 --out /tmp/d
-    PYTHONPATH=tools python -m reflex_metaworld.demos --check-experts 20      # expert success rates, no rendering
+    nice -n 10 ~/.cache/reflex/venv/bin/python -m reflex_metaworld.demos            # all 12 tasks
+    python -m reflex_metaworld.demos --tasks drawer-open-v3 --episodes 5 --out /tmp/d
+    python -m reflex_metaworld.demos --check-experts 20      # expert success rates, no rendering
 
 Run from the repository root. Writes into --out (default ~/.cache/reflex/demos, outside git):
   <task>.npz        training episodes (layouts from tasks.TRAIN_SEEDS), successful ones only
@@ -441,7 +441,7 @@ def main(argv=None) -> int:
             save_manifest(manifest_path, manifest, names)
         save_manifest(manifest_path, manifest, names)
 
-    log("layout distances (evaluation layouts of seed %d to the nearest training layout):" % T.EVAL_SEED)
+    log(f"layout distances (evaluation layouts of seed {T.EVAL_SEED} to the nearest training layout):")
     rep = layout_report(names, args.out)
     for name, e in rep["tasks"].items():
         s = e["eval_summary"]

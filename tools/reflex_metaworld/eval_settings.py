@@ -25,7 +25,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
-from typing import Sequence
+from collections.abc import Sequence
 
 from . import tasks as T
 
@@ -46,25 +46,25 @@ class Setting:
     exit: int | None = None       # forced exit (kind "exit")
     frozen: str | None = None     # "layout" (frozen-image) | "first" (frozen-first)
 
-    def average_fraction(self, model: "ModelInfo") -> float:
+    def average_fraction(self, model: ModelInfo) -> float:
         if self.kind != "budget":
             return 1.0
         if self.level == "min":
             return model.min_fraction
         return float(self.level)
 
-    def memory_mb(self, model: "ModelInfo") -> float | None:
+    def memory_mb(self, model: ModelInfo) -> float | None:
         if self.kind != "exit" or self.exit == model.exits:
             return None
         return model.memory_mb_for(self.exit)
 
-    def daemon_config(self, model: "ModelInfo") -> dict:
+    def daemon_config(self, model: ModelInfo) -> dict:
         """The `budget` and `scheduler` sections of the daemon's config for this setting."""
         return {"budget": {"average_fraction": round(self.average_fraction(model), 6),
                            "deadline_ms": None, "memory_mb": self.memory_mb(model)},
                 "scheduler": {"mode": self.mode}}
 
-    def describe(self, model: "ModelInfo") -> str:
+    def describe(self, model: ModelInfo) -> str:
         if self.kind == "full":
             return "full depth (average_fraction 1.0)"
         if self.kind == "exit":
@@ -117,7 +117,7 @@ class ModelInfo:
         return mb
 
     @classmethod
-    def from_inspect(cls, d: dict) -> "ModelInfo":
+    def from_inspect(cls, d: dict) -> ModelInfo:
         exits = sorted(d["exits"], key=lambda e: e["index"])
         return cls(directory=d.get("directory", ""), sha256=d["sha256"], name=d.get("name", ""),
                    gflops=tuple(float(e["gflops"]) for e in exits),

@@ -3,7 +3,7 @@ evaluation layouts, every observation sent over ZeroMQ with the Python client, t
 stepped with the daemon's action.
 
     cd <repository root>; swift build -c release
-    export PYTHONPATH=tools:tools/python; V=~/.cache/reflex/venv/bin/python
+    V=~/.cache/reflex/venv/bin/python
     $V -m reflex_metaworld.evaluate --measure-only            # per-step times and the time estimate
     $V -m reflex_metaworld.evaluate --resume                  # everything (hours: run it in chunks)
     $V -m reflex_metaworld.evaluate --resume --episodes 5     # a first pass over every setting
@@ -52,17 +52,14 @@ from pathlib import Path
 
 import numpy as np
 
+from reflex_client import ControlClient, ReflexClient, ReflexError
+from reflexd_process import ReflexdProcess, binary, exit_on_sigterm
+
 from . import eval_settings as S
 from . import render as R
 from . import tasks as T
 
 REPO = Path(__file__).resolve().parents[2]
-try:
-    from reflex_client import ControlClient, ReflexClient, ReflexError
-except ImportError:  # tools/python not on the path
-    sys.path.insert(0, str(REPO / "tools" / "python"))
-    from reflex_client import ControlClient, ReflexClient, ReflexError
-from reflexd_process import ReflexdProcess, binary, exit_on_sigterm  # noqa: E402
 
 DEFAULT_OUT = REPO / "docs" / "results"
 DEFAULT_MODEL = REPO / "models" / "default"

@@ -1,7 +1,7 @@
 """Writes a replay trace for `reflexctl bench scheduler`: recorded observations of the held-out
 validation demonstrations (never used for training), as plain .npy files the Swift benchmark reads.
 
-    PYTHONPATH=tools ~/.cache/reflex/venv/bin/python -m reflex_metaworld.make_trace [--episodes 2] [--out DIR]
+    ~/.cache/reflex/venv/bin/python -m reflex_metaworld.make_trace [--episodes 2] [--out DIR]
 
 Output (default ~/.cache/reflex/trace): images.npy uint8 [N,H,W,3], states.npy float32 [N,4],
 episodes.npy float32 [N] (episode number of each frame: the benchmark resets the recurrent

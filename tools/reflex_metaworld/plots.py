@@ -1,6 +1,6 @@
 """Figures of the closed-loop evaluation (matplotlib, Agg backend), from evaluate's summary dict.
 
-    PYTHONPATH=tools:tools/python python -m reflex_metaworld.plots docs/results/summary.json
+    python -m reflex_metaworld.plots docs/results/summary.json
 
 - success_vs_compute.png: mean success over tasks against the mean compute per step (fraction of
   full depth): full depth, each forced exit (a line from exit 1 to full depth), each average

@@ -2,7 +2,7 @@
 a few tasks × a few episodes on held-out layouts (MT1(task, EVAL_SEED), never used for data), at
 full depth, a forced exit, and with the camera frozen (eval_settings' frozen-image frame).
 
-    PYTHONPATH=tools python -m reflex_metaworld.proxy --model models/default \\
+    python -m reflex_metaworld.proxy --model models/default \\
         --tasks hammer-v3,assembly-v3,drawer-open-v3,button-press-topdown-v3 --episodes 10 \\
         --settings full,exit-1,frozen-image --out ~/.cache/reflex/proxy/default.jsonl
 

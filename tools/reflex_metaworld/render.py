@@ -17,7 +17,7 @@ import os
 os.environ.setdefault("MUJOCO_GL", "egl")
 
 import importlib.metadata as _md  # noqa: E402
-from typing import Sequence  # noqa: E402
+from collections.abc import Sequence  # noqa: E402
 
 import numpy as np  # noqa: E402
 

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
+from collections.abc import Iterator, Sequence
 from functools import lru_cache
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -31,7 +32,7 @@ class TaskSpec:
 
 # The 12 tasks, in model order (the task index used by training and the bundle is this order).
 # max_steps: from the experts' steps to first success on the 50 layouts of MT1(name, seed=0)
-# (`PYTHONPATH=tools python -m reflex_metaworld.demos --check-experts`): the slowest episodes take 65-122 steps on the
+# (`python -m reflex_metaworld.demos --check-experts`): the slowest episodes take 65-122 steps on the
 # basic tasks, 99 on assembly, 77 on hammer, 236 on bin-picking and 240 on peg-insert-side. 200
 # steps (300 for the last two) leave room for a learned policy; Meta-World's own limit is 500.
 TASKS: tuple[TaskSpec, ...] = (

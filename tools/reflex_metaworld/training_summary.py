@@ -1,8 +1,8 @@
 """Figures of a finished training run as Markdown, from the run's result.json (written by train.py
 when it exports), optionally replacing the section between the markers in docs/TRAINING.md.
 
-    PYTHONPATH=tools python -m reflex_metaworld.training_summary                 # print
-    PYTHONPATH=tools python -m reflex_metaworld.training_summary --update docs/TRAINING.md
+    python -m reflex_metaworld.training_summary                 # print
+    python -m reflex_metaworld.training_summary --update docs/TRAINING.md
 """
 from __future__ import annotations
 

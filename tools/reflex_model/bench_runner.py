@@ -87,7 +87,7 @@ def bench_pytorch(net: ReflexNet, inputs: dict, iterations: int, warmup: int) ->
         for i in range(1, net.num_exits + 1):
             module = ExitStep(net, i).eval()
             outputs.append(module(*feeds)[0].numpy())
-            exits.append({"exit": i, **timed(lambda: module(*feeds), iterations, warmup)})
+            exits.append({"exit": i, **timed(lambda m=module: m(*feeds), iterations, warmup)})
     return {"exits": exits}, outputs
 
 
@@ -119,7 +119,7 @@ def bench_onnxruntime(paths: list[Path], inputs: dict, threads: int, iterations:
     for i, path in enumerate(paths, start=1):
         session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         action = session.run(["action"], inputs)[0]
-        exits.append({"exit": i, **timed(lambda: session.run(None, inputs), iterations, warmup),
+        exits.append({"exit": i, **timed(lambda s=session: s.run(None, inputs), iterations, warmup),
                       "max_abs_diff": float(np.abs(action - reference[i - 1]).max())})
     return {"exits": exits}
 

@@ -10,8 +10,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from .network import (Dims, ReflexNet, is_transposed, manifest_chunk, manifest_inputs, require,
-                      tensor_shapes)
+from .network import Dims, ReflexNet, is_transposed, manifest_chunk, manifest_inputs, require, tensor_shapes
 from .quantization import SCALE_SUFFIX, dequantize_matrix, fake_quantize, matrix_names, quantize_tensors
 
 STORAGE_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -116,7 +115,6 @@ def net_from_manifest(manifest: dict) -> ReflexNet:
         criterion_dims=require(criterion, "dims", "criterion."),
         cameras=cameras, chunk=chunk, period_s=period_s, criterion_actions=k,
         format_version=manifest["format_version"])
-    return net
 
 
 def read_bundle(directory: str | Path) -> tuple[ReflexNet, dict]:

@@ -1,7 +1,7 @@
 """Writes random-weight bundles of the benchmark configurations (reflex_model.configs) for
 `reflexctl bench engine`:
 
-    PYTHONPATH=tools:tools/python ~/.cache/reflex/venv/bin/python -m reflex_model.make_bench_bundles OUT [--only default]
+    ~/.cache/reflex/venv/bin/python -m reflex_model.make_bench_bundles OUT [--only default]
 
 Latency does not depend on the weights' values, so the network's default initialisation is
 used (float32 storage, the format's worst case for load time and memory).

@@ -3,7 +3,7 @@ random-weight bundles (three of format 1, `tiny-int8` with int8 weight matrices;
 format 2: two cameras and a chunk of H = 8 actions) and an 8-step episode for each, computed by
 the PyTorch reference.
 
-    PYTHONPATH=tools:tools/python ~/.cache/reflex/venv/bin/python -m reflex_model.make_fixtures
+    ~/.cache/reflex/venv/bin/python -m reflex_model.make_fixtures
 
 Deterministic for a seed. Each bundle is read back and the episode is computed with the
 weights as stored (bfloat16-rounded for tiny-readout, int8 · scale for tiny-int8), so a runtime that reads the bundle

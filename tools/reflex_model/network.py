@@ -15,8 +15,8 @@ import dataclasses
 import math
 import re
 import unicodedata
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
 
 import torch
 import torch.nn as nn
@@ -115,7 +115,7 @@ class Dims:
     @classmethod
     def from_parts(cls, architecture: dict, image_shape: Sequence[int] | None, state_dim: int,
                    action_dim: int, vocab_size: int, *, cameras: Sequence | None = None,
-                   chunk: int = 1, criterion_actions: int = 1, format_version: int | None = None) -> "Dims":
+                   chunk: int = 1, criterion_actions: int = 1, format_version: int | None = None) -> Dims:
         """cameras: [(name, [H, W, C]), ...] in order; None = one camera `image` of image_shape.
         format_version None: 1 when the network is expressible in format 1, else 2."""
         a = {key: require(architecture, key, "architecture.") for key in ARCHITECTURE_KEYS}
@@ -142,7 +142,7 @@ class Dims:
         return dims
 
     @classmethod
-    def from_manifest(cls, manifest: dict) -> "Dims":
+    def from_manifest(cls, manifest: dict) -> Dims:
         cameras, state = manifest_inputs(manifest)
         vocabulary = require(manifest, "vocabulary", "")
         action = require(manifest, "action", "")
@@ -618,7 +618,9 @@ class ReflexNet(nn.Module):
                 done = dm.read_depth(i)
             f = self.exit_feature(i, x)
             a, y, s = self.head_step(f, committed)
-            features.append(f[0]); actions.append(a[0]); outputs.append(y[0])
+            features.append(f[0])
+            actions.append(a[0])
+            outputs.append(y[0])
             states.append((s[0][0], s[1][0]))
             if i == 0:
                 continue

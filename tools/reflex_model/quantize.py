@@ -1,7 +1,7 @@
 """Builds the int8 bundle of a float bundle: every linear weight int8 with per-output-column
 float32 scales (docs/MODEL_FORMAT.md, "int8 weights"), everything else as it was.
 
-    PYTHONPATH=tools ~/.cache/reflex/venv/bin/python -m reflex_model.quantize models/default \\
+    ~/.cache/reflex/venv/bin/python -m reflex_model.quantize models/default \\
         --out models/default-int8 --demos ~/.cache/reflex/demos-dart [--report report.json]
 
 With --demos (Meta-World validation demonstrations, the `*-val.npz` files of reflex_metaworld),
@@ -23,8 +23,7 @@ import numpy as np
 import torch
 from safetensors.torch import save_file
 
-from .bundle import (CALIBRATION, INT8, WEIGHTS, bundle_tensors, read_bundle, read_calibration,
-                     round_to_storage)
+from .bundle import CALIBRATION, INT8, WEIGHTS, bundle_tensors, read_bundle, read_calibration, round_to_storage
 from .cost import cost_model
 from .quantization import matrix_names
 
@@ -37,7 +36,7 @@ def compare_on_demos(net, qnet, demos_dir: Path, manifest: dict) -> dict:
     to i), the RMS difference of the int8 bundle's clipped actions from the float32 bundle's, in
     units of the action's half range (high − low) / 2, over every action dimension and frame;
     each bundle's xyz RMSE against the demonstrations; and the int8 calibration distances."""
-    from reflex_metaworld import calibrate as C          # Meta-World tooling: only with --demos
+    from reflex_metaworld import calibrate as C  # Meta-World tooling: only with --demos
     from reflex_metaworld import dataset as DS
     tasks = [t["name"] for t in manifest["observation"]["tasks"]]
     demos = DS.load_split(demos_dir, "val", tasks, manifest["vocabulary"],

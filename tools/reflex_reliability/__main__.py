@@ -1,7 +1,7 @@
 """reflex's reliability runs against a real reflexd (docs/RELIABILITY.md). Each prints one JSON
 object on stdout (progress on stderr).
 
-    PYTHONPATH=tools:tools/python ~/.cache/reflex/venv/bin/python -m reflex_reliability load --robots 8 --hz 10
+    ~/.cache/reflex/venv/bin/python -m reflex_reliability load --robots 8 --hz 10
     ... load --robots 8 --hz 100                     # stress: more than 2 cores serve at full depth
     ... faults --killed 1000 --reconnects 2000 --rounds 3
     ... soak --steps 1000000

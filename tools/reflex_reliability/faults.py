@@ -180,8 +180,9 @@ def run_faults(model: Path, killed: int, reconnects: int, rounds: int = 1, refle
 
         after_round = []
         for k in range(1, rounds + 1):
-            phase(f"killed_clients.{k}", lambda: killed_clients(daemon.policy, killed, instruction, tensors, seed=k))
-            phase(f"reconnect_storm.{k}", lambda: reconnect_storm(daemon.policy, reconnects, instruction, tensors, seed=k))
+            phase(f"killed_clients.{k}", lambda k=k: killed_clients(daemon.policy, killed, instruction, tensors, seed=k))
+            phase(f"reconnect_storm.{k}",
+                  lambda k=k: reconnect_storm(daemon.policy, reconnects, instruction, tensors, seed=k))
             phase(f"silent.{k}", silent)
             time.sleep(IDLE_S + 2.5)                     # dead and silent robots idle out
             after_round.append(C.holdings(daemon))       # before a stats call: its connection

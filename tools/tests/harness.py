@@ -9,20 +9,16 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import zmq
 
-REPO = Path(__file__).resolve().parents[2]
-for _p in (REPO / "tools", REPO / "tools" / "python"):
-    if str(_p) not in sys.path:
-        sys.path.insert(0, str(_p))
+from reflex_client import ReflexClient
+from reflexd_process import ReflexdProcess, binary, ipc_endpoints, merged  # noqa: F401 (merged: for the tests)
+from reflexd_yaml import to_yaml  # noqa: F401 (re-exported for the tests)
 
-from reflex_client import ReflexClient  # noqa: E402
-from reflexd_process import ReflexdProcess, binary, ipc_endpoints, merged  # noqa: F401 (merged: for the tests)  # noqa: E402
-from reflexd_yaml import to_yaml  # noqa: F401,E402  (re-exported for the tests)
+REPO = Path(__file__).resolve().parents[2]
 
 REFLEXD = binary("REFLEXD_BIN", "reflexd")
 REFLEX = binary("REFLEXCTL_BIN", "reflexctl")
@@ -49,7 +45,7 @@ def base_config(directory: Path) -> dict:
 
 # --------------------------------------------------------------------------- the daemon
 
-_DAEMONS: list["Daemon"] = []
+_DAEMONS: list[Daemon] = []
 
 
 class Daemon(ReflexdProcess):
@@ -61,7 +57,7 @@ class Daemon(ReflexdProcess):
         self.name = name
         self.set_config(merged(base_config(self.dir), config))
 
-    def start(self, wait: bool = True) -> "Daemon":
+    def start(self, wait: bool = True) -> Daemon:
         _DAEMONS.append(self)
         return super().start(wait=wait)
 

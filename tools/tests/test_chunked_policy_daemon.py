@@ -5,13 +5,13 @@ gave up on, and takes chunks again from the new daemon. Control periods are call
 clock is the test's."""
 import numpy as np
 import pytest
+import torch
 import zmq
 
 from reflex_client import ChunkedPolicy
 
 from .harness import REPO
 
-import torch
 torch.set_num_threads(1)
 
 from reflex_model.bundle import read_bundle  # noqa: E402

@@ -5,12 +5,11 @@ import subprocess
 
 import numpy as np
 import pytest
+import torch
 import zmq
 
-from .harness import (EXITS, FIXTURE, INSTRUCTION, REFLEX, REFLEXD, RawDealer, module_daemon,
-                      observation, step_frames)
+from .harness import EXITS, FIXTURE, INSTRUCTION, REFLEX, REFLEXD, RawDealer, module_daemon, observation, step_frames
 
-import torch
 torch.set_num_threads(1)
 
 from reflex_model.bundle import read_bundle  # noqa: E402

@@ -6,11 +6,11 @@ import re
 
 import numpy as np
 import pytest
+import torch
 import zmq
 
 from .harness import REPO, RawDealer, module_daemon, run_reflex
 
-import torch
 torch.set_num_threads(1)
 
 from reflex_model.bundle import read_bundle  # noqa: E402
@@ -90,7 +90,7 @@ def test_the_pub_copy_carries_the_chunk(daemon):
     try:
         images, state = observation(5)
         with daemon.client() as client:
-            for n in range(200):       # subscriptions travel asynchronously
+            for _ in range(200):       # subscriptions travel asynchronously
                 client.step("pub-c", "open the drawer", state=state, tensors=images)
                 if sub.poll(50, zmq.POLLIN):
                     break

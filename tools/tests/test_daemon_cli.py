@@ -7,9 +7,17 @@ import subprocess
 import numpy as np
 import pytest
 
-from .harness import (EXITS, FIXTURE, INSTRUCTION, REFLEX, REFLEXD, Daemon, module_daemon, observation,
-                      run_reflex, stopped_cleanly)
-
+from .harness import (
+    EXITS,
+    FIXTURE,
+    INSTRUCTION,
+    REFLEXD,
+    Daemon,
+    module_daemon,
+    observation,
+    run_reflex,
+    stopped_cleanly,
+)
 
 
 @pytest.fixture(scope="module")

@@ -2,12 +2,12 @@
 latest wins per robot, the session cap."""
 import json
 
-import numpy as np
 import pytest
 import zmq
 
-from .harness import (EXITS, INSTRUCTION, RawDealer, observation, step_frames)
 from reflex_client import ReflexError
+
+from .harness import EXITS, INSTRUCTION, RawDealer, observation, step_frames
 
 
 def step(client, robot, seed):

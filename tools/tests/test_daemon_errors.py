@@ -8,8 +8,7 @@ import pytest
 
 from reflex_client import ReflexError
 
-from .harness import (INSTRUCTION, RawDealer, module_daemon, observation, step_frames, step_header,
-                      tensor_list)
+from .harness import INSTRUCTION, RawDealer, module_daemon, observation, step_frames, step_header, tensor_list
 
 MAX_MESSAGE_BYTES = 4096     # a good step of the tiny model is about 3.3 KB
 

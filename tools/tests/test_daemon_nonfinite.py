@@ -7,8 +7,9 @@ import pytest
 import zmq
 from safetensors.numpy import load_file, save_file
 
-from .harness import FIXTURE, INSTRUCTION, observation
 from reflex_client import ReflexError
+
+from .harness import FIXTURE, INSTRUCTION, observation
 
 
 @pytest.fixture

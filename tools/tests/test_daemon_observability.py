@@ -13,8 +13,9 @@ import urllib.request
 
 import pytest
 
-from .harness import EXITS, INSTRUCTION, REFLEX, REPO, Daemon, RawDealer, observation, run_reflex, step_frames
 from reflex_client import ReflexError
+
+from .harness import EXITS, INSTRUCTION, REFLEX, REPO, Daemon, RawDealer, observation, run_reflex, step_frames
 
 PROMTOOL = shutil.which("promtool")
 TMUX = shutil.which("tmux")
@@ -309,8 +310,9 @@ def test_prometheus_scrapes_reflexd_and_answers_every_dashboard_query(start_daem
 
 
 def test_curve_denials_are_counted_in_the_metrics(tmp_path):
-    from .harness import stopped_cleanly
     from reflex_client import ReflexClient
+
+    from .harness import stopped_cleanly
 
     keys, clients = tmp_path / "keys", tmp_path / "clients"
     for name, where in (("server", keys), ("robot", keys), ("stranger", keys)):

@@ -12,9 +12,21 @@ from pathlib import Path
 
 import pytest
 
-from .harness import (FIXTURE, INSTRUCTION, REFLEXD, Daemon, RawDealer, base_config, merged, observation,
-                      step_frames, stopped_cleanly, to_yaml)
 from reflex_client import ReflexError
+
+from .harness import (
+    FIXTURE,
+    INSTRUCTION,
+    REFLEXD,
+    Daemon,
+    RawDealer,
+    base_config,
+    merged,
+    observation,
+    step_frames,
+    stopped_cleanly,
+    to_yaml,
+)
 
 
 def check_config(path, cwd=None):
@@ -211,7 +223,7 @@ def test_systemd_notify_ready_watchdog_status_stopping(start_daemon, folder):
             sock.settimeout(max(0.01, deadline - time.monotonic()))
             try:
                 data = sock.recv(4096).decode()
-            except socket.timeout:
+            except TimeoutError:
                 break
             messages.append(data)
             if predicate(data):

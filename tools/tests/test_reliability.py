@@ -4,12 +4,12 @@ storm and silent robots, a soak, SIGHUP storms / budget changes / SIGTERM under 
 sizes are commands whose figures are in docs/RELIABILITY.md. Nothing here asserts a speed."""
 import pytest
 
-from .harness import FIXTURE, REFLEXD
-
 from reflex_reliability.faults import run_faults
 from reflex_reliability.lifecycle import run_lifecycle
 from reflex_reliability.load import run_load
 from reflex_reliability.soak import run_soak
+
+from .harness import FIXTURE, REFLEXD
 
 
 @pytest.mark.parametrize("robots,hz", [(8, 10), (8, 200)])

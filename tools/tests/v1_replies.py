@@ -2,7 +2,7 @@
 zeroed): golden/tiny_v1_replies.json was written by the daemon before format 2 existed, and
 test_daemon_v1_bytes.py checks that today's daemon still answers exactly the same bytes.
 
-    PYTHONPATH=tools:tools/python REFLEXD_BIN=... python -m tests.v1_replies   # rewrites the file
+    REFLEXD_BIN=... python -m tests.v1_replies   # rewrites the file
 """
 from __future__ import annotations
 

@@ -52,7 +52,7 @@ def decode_tensor(header, frames, name):
     described = header.get("tensors")
     if not isinstance(described, list):
         raise ReflexError("bad_reply", "reply has no tensors list", header)
-    for index, entry in enumerate(described):
+    for index, entry in enumerate(described):  # noqa: B007 (index is used after the loop)
         if isinstance(entry, dict) and entry.get("name") == name:
             break
     else:

@@ -2,23 +2,21 @@
 DART demonstrations (noisy execution, clean labels, full observation kept), the training-only
 auxiliary heads (the exported bundle is unchanged), and a DAgger round (learner rollouts labelled
 by the expert, aggregated into the training data)."""
-import json
 
 import numpy as np
 import pytest
 import torch
-
-from reflex_model.bundle import read_bundle, write_bundle
-from reflex_model.network import ReflexNet
+from test_train import TASKS, TINY, write_demos
+from test_train import args as train_args
 
 from reflex_metaworld import dagger as DG
-from reflex_metaworld import proxy as PX
 from reflex_metaworld import dataset as DS
 from reflex_metaworld import demos as D
+from reflex_metaworld import proxy as PX
 from reflex_metaworld import tasks as T
 from reflex_metaworld import train as TR
-
-from test_train import TASKS, TINY, args as train_args, write_demos
+from reflex_model.bundle import read_bundle, write_bundle
+from reflex_model.network import ReflexNet
 
 TASK = "drawer-open-v3"
 
@@ -168,3 +166,29 @@ def test_proxy_runs_the_settings_on_held_out_layouts_and_resumes(tmp_path):
     by = {r["setting"]: r for r in recs if r["layout_index"] == 0}
     assert by["full"]["exits"] == [0, 0, 4] and by["exit-1"]["exits"] == [4, 0, 0]
     assert PX.main(argv) == 0 and len(PX.read(out)) == 6      # done episodes are skipped
+
+
+def test_task_weights_draw_a_task_in_proportion_and_resume_exactly():
+    """--task-weight: episodes of a task with weight w are drawn w times as often per task, however
+    many episodes each task has; a stream restored from its state_dict continues identically."""
+    assert TR.parse_task_weight("hammer-v3=3, assembly-v3=2.5") == {"hammer-v3": 3.0, "assembly-v3": 2.5}
+    assert TR.parse_task_weight("") == {}
+    with pytest.raises(ValueError):
+        TR.parse_task_weight("hammer-v3")
+    # the streams read only the episode table: 6 episodes of task a, 2 of task b
+    table = type("EpisodeTable", (), {"episodes": 8, "task_names": ["a", "b"],
+                                      "ep_task": np.array([0] * 6 + [1] * 2),
+                                      "ep_start": np.arange(8) * 4, "ep_length": np.full(8, 4)})()
+    streams = DS.EpisodeStreams(table, 2, 4, np.random.default_rng(0), {"b": 3.0})
+    draws = np.array([streams._draw() for _ in range(20000)])
+    share_b = np.isin(draws, [6, 7]).mean()
+    assert abs(share_b - 0.75) < 0.02       # 3 : 1 by task, not 2 : 6 by episode
+    with pytest.raises(ValueError):
+        DS.EpisodeStreams(table, 2, 4, np.random.default_rng(0), {"c": 2.0})
+    saved = streams.state_dict()
+    rng_state = streams.rng.bit_generator.state
+    first = [streams.next()[0].tolist() for _ in range(5)]
+    again = DS.EpisodeStreams(table, 2, 4, np.random.default_rng(1), {"b": 3.0})
+    again.load_state_dict(saved)
+    again.rng.bit_generator.state = rng_state
+    assert [again.next()[0].tolist() for _ in range(5)] == first

@@ -7,13 +7,12 @@ import numpy as np
 import pytest
 import torch
 
-from reflex_model.bundle import read_bundle, read_calibration
-from reflex_model.network import ReflexNet
-
 from reflex_metaworld import calibrate as C
 from reflex_metaworld import dataset as DS
 from reflex_metaworld import tasks as T
 from reflex_metaworld import train as TR
+from reflex_model.bundle import read_bundle, read_calibration
+from reflex_model.network import ReflexNet
 
 TINY = {"width": 32, "heads": 2, "mlp_hidden": 64, "blocks": 3, "exit_every": 1,
         "patch_size": 8, "instruction_tokens": 4, "pool": "max", "norm_eps": 1e-5,

@@ -7,7 +7,6 @@ import torch
 from reflex_model import bench_runner
 from reflex_model.bench_runner import ExitStep, example_inputs
 from reflex_model.bundle import write_bundle
-
 from reflex_model.testing import random_net
 
 

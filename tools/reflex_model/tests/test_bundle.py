@@ -5,10 +5,8 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
-from reflex_model.bundle import (calibration_distances, read_bundle, read_calibration,
-                                 write_bundle)
+from reflex_model.bundle import calibration_distances, read_bundle, read_calibration, write_bundle
 from reflex_model.network import tensor_shapes
-
 from reflex_model.testing import random_net, random_obs
 
 

@@ -2,7 +2,6 @@ import math
 
 from reflex_model.bundle import build_manifest
 from reflex_model.cost import cost_model
-
 from reflex_model.testing import random_net
 
 

@@ -7,7 +7,6 @@ from safetensors.torch import load_file
 
 from reflex_model.bundle import read_bundle
 from reflex_model.make_fixtures import FIXTURES
-
 from reflex_model.testing import random_net, random_obs
 
 FIXTURE_DIR = Path(__file__).resolve().parents[3] / "Tests" / "Fixtures"

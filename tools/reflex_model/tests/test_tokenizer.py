@@ -24,6 +24,7 @@ def test_the_committed_parity_cases_are_what_the_reference_gives():
     """Tests/Fixtures/tokenizer-cases.json is what the Swift tokenizer is checked against."""
     import json
     from pathlib import Path
+
     from reflex_model.make_fixtures import tokenizer_cases
     committed = Path(__file__).resolve().parents[3] / "Tests" / "Fixtures" / "tokenizer-cases.json"
     assert json.loads(committed.read_text(encoding="utf-8")) == tokenizer_cases()
