@@ -1,6 +1,8 @@
 """Meta-World data for reflex's default model: tasks and seeds (`tasks`), fast camera rendering and
-the bundle's observation description (`render`), the demonstration generator (`demos`) and the
-training pipeline (`train`, `dataset`).
+the bundle's observation description (`render`), the demonstration generator (`demos`), the
+training pipeline (`train`, `dataset`) and the closed-loop evaluation through reflexd (`evaluate`,
+the command line; `episodes`, the episode runner; `records`, episodes.jsonl; `report`, the summary
+and tables; `eval_settings`; `plots`).
 
 Installed editable by tools/setup (tools/pyproject.toml, extra `sim`): `python -m
 reflex_metaworld.demos` or the console scripts `reflex-demos`, `reflex-train`, `reflex-evaluate`.

@@ -1,5 +1,6 @@
 """The evaluation's settings: what the daemon is asked to do in each (budget, scheduler mode,
-memory cap) and what the robot sends (live or frozen camera). Used by `evaluate` and `plots`.
+memory cap) and what the robot sends (live or frozen camera). Used by the evaluation (`evaluate`,
+`episodes`, `records`, `report`) and `plots`.
 
 Names (`--settings` takes a comma-separated list of these, or the groups below):
   full               average_fraction 1.0: every step at full depth

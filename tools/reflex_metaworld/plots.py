@@ -1,4 +1,5 @@
-"""Figures of the closed-loop evaluation (matplotlib, Agg backend), from evaluate's summary dict.
+"""Figures of the closed-loop evaluation (matplotlib, Agg backend), from the summary dict
+(report.summarise, summary.json).
 
     python -m reflex_metaworld.plots docs/results/summary.json
 

@@ -22,7 +22,7 @@ from reflex_model.network import ReflexNet
 
 from . import render as R
 from . import tasks as T
-from .evaluate import TaskScene
+from .episodes import TaskScene
 
 
 def load_policy(path: str | Path) -> tuple[ReflexNet, str]:
@@ -41,7 +41,7 @@ def load_policy(path: str | Path) -> tuple[ReflexNet, str]:
 
 
 class Scene(TaskScene):
-    """The evaluation's scene (environment, camera, frozen frame: evaluate.TaskScene) with the
+    """The evaluation's scene (environment, camera, frozen frame: episodes.TaskScene) with the
     task's scripted expert, which labels every state the learner visits."""
 
     def __init__(self, task: str, image_size: int = R.DEFAULT_IMAGE_SIZE):

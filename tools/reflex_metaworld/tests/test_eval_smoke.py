@@ -20,8 +20,12 @@ import pytest
 pytest.importorskip("metaworld")
 pytest.importorskip("mujoco")
 
+from reflex_client import ControlClient, ReflexClient  # noqa: E402
+from reflex_metaworld import episodes as EP  # noqa: E402
 from reflex_metaworld import eval_settings as S  # noqa: E402
-from reflex_metaworld import evaluate as EV  # noqa: E402
+from reflex_metaworld import records as RC  # noqa: E402
+from reflex_metaworld import render as R  # noqa: E402
+from reflex_metaworld import report as RP  # noqa: E402
 from reflex_metaworld import tasks as T  # noqa: E402
 from reflexd_process import binary  # noqa: E402
 
@@ -35,7 +39,7 @@ REFLEX = binary("REFLEXCTL_BIN", "reflexctl")
 
 
 def _model_info() -> S.ModelInfo:
-    return EV.inspect_model(REFLEX, MODEL)
+    return EP.inspect_model(REFLEX, MODEL)
 
 
 def test_one_episode_through_reflexd(tmp_path):
@@ -46,18 +50,18 @@ def test_one_episode_through_reflexd(tmp_path):
     setting = S.parse(name, model.exits)
     cfg = setting.daemon_config(model)
     steps: list[tuple[np.ndarray, dict]] = []
-    with EV.Daemon(REFLEXD, MODEL, cfg["budget"], cfg["scheduler"]) as daemon:
+    with EP.Daemon(REFLEXD, MODEL, cfg["budget"], cfg["scheduler"]) as daemon:
         pong = daemon.start()
         assert pong["exits"] == model.exits
-        scene = EV.TaskScene(SMOKE_TASK, EV.R.DEFAULT_IMAGE_SIZE)
+        scene = EP.TaskScene(SMOKE_TASK, R.DEFAULT_IMAGE_SIZE)
         try:
-            with EV.ReflexClient(daemon.policy, timeout_ms=EV.REPLY_TIMEOUT_MS) as client:
-                rec = EV.run_episode(scene, client, "smoke.e0", 0, setting, model,
+            with ReflexClient(daemon.policy, timeout_ms=EP.REPLY_TIMEOUT_MS) as client:
+                rec = EP.run_episode(scene, client, "smoke.e0", 0, setting, model,
                                      max_steps=SMOKE_STEPS,
                                      step_hook=lambda t, img, a, info, env_info: steps.append((a, info)))
         finally:
             scene.close()
-        with EV.ControlClient(daemon.control, timeout_ms=10_000) as control:
+        with ControlClient(daemon.control, timeout_ms=10_000) as control:
             stats = control.stats()
     assert 1 <= rec["steps"] <= SMOKE_STEPS and len(steps) == rec["steps"]
     assert rec["steps"] == SMOKE_STEPS or rec["success"]
@@ -67,7 +71,7 @@ def test_one_episode_through_reflexd(tmp_path):
         assert np.all(np.isfinite(action)) and np.all(np.abs(action) <= 1.0), action
         assert info["type"] == "action" and info["exits"] == model.exits
         assert 1 <= info["exit"] <= model.exits
-        assert info["reason"] in EV.REASONS
+        assert info["reason"] in EP.REASONS
         assert info["gflops"] > 0
         # a step that stops at exit i costs exit i's GFLOPs (a probe runs to full depth)
         assert any(math.isclose(info["gflops"], g, rel_tol=1e-3) for g in model.gflops), info
@@ -79,10 +83,10 @@ def test_one_episode_through_reflexd(tmp_path):
     key = (setting.name, SMOKE_TASK, 0)
     records = {key: {**rec, "setting": setting.name, "task": SMOKE_TASK, "episode": 0,
                      "config": cfg, "description": setting.describe(model)}}
-    summary = EV.summarise(records, model, [setting.name], list(T.TASK_NAMES))
+    summary = RP.summarise(records, model, [setting.name], list(T.TASK_NAMES))
     overall = summary["settings"][setting.name]["overall"]
     assert overall["episodes"] == 1 and overall["steps"] == rec["steps"]
-    assert f"| {name} |" in EV.markdown(summary, list(T.TASK_NAMES))
+    assert f"| {name} |" in RP.markdown(summary, list(T.TASK_NAMES))
     json.dumps(summary)
 
 
@@ -98,7 +102,7 @@ def test_observations_are_made_as_in_the_demonstrations(tmp_path):
         D.generate_split(SMOKE_TASK, "val", 1, int(observation["image_size"]), observation["camera"], tmp_path)
         path = tmp_path / D.file_name(SMOKE_TASK, "val")
     d = D.load(path)
-    scene = EV.TaskScene(SMOKE_TASK, int(d["images"].shape[1]))
+    scene = EP.TaskScene(SMOKE_TASK, int(d["images"].shape[1]))
     try:
         layout = T.layouts(SMOKE_TASK, int(d["episode_seed"][0]))[int(d["episode_layout_index"][0])]
         T.set_layout(scene.env, layout)
@@ -144,23 +148,35 @@ def test_latency_histogram_quantiles():
     h = Counter()
     values = np.linspace(1000, 20000, 1000)
     for v in values:
-        EV.lat_add(h, v)
+        RC.lat_add(h, v)
     for q in (0.5, 0.99):
-        assert EV.lat_quantile(h, q) == pytest.approx(np.quantile(values, q), rel=0.03)
-    merged = EV.lat_merge([{str(k): v for k, v in h.items()}, h])
+        assert RC.lat_quantile(h, q) == pytest.approx(np.quantile(values, q), rel=0.03)
+    merged = RC.lat_merge([{str(k): v for k, v in h.items()}, h])
     assert sum(merged.values()) == 2000
-    assert EV.lat_quantile(Counter(), 0.5) is None
+    assert RC.lat_quantile(Counter(), 0.5) is None
 
 
 def test_records_resume_filter(tmp_path):
     path = tmp_path / "episodes.jsonl"
-    base = {"v": EV.RECORD_VERSION, "setting": "full", "task": SMOKE_TASK, "model_sha256": "a"}
-    EV.append_record(path, {**base, "episode": 0, "max_steps": T.spec(SMOKE_TASK).max_steps})
-    EV.append_record(path, {**base, "episode": 1, "max_steps": 15})             # a test run
-    EV.append_record(path, {**base, "episode": 2, "max_steps": 200, "model_sha256": "b"})
+    base = {"v": RC.RECORD_VERSION, "setting": "full", "task": SMOKE_TASK, "model_sha256": "a"}
+    RC.append_record(path, {**base, "episode": 0, "max_steps": T.spec(SMOKE_TASK).max_steps})
+    RC.append_record(path, {**base, "episode": 1, "max_steps": 15})             # a test run
+    RC.append_record(path, {**base, "episode": 2, "max_steps": 200, "model_sha256": "b"})
     with open(path, "a") as f:
         f.write('{"truncated": \n')                                             # an interrupted write
-    recs = EV.read_records(path)
+    recs = RC.read_records(path)
     assert len(recs) == 3
-    assert set(EV.current_records(recs, "a")) == {("full", SMOKE_TASK, 0)}
-    assert set(EV.current_records(recs, "a", max_steps=15)) == {("full", SMOKE_TASK, 1)}
+    assert set(RC.current_records(recs, "a")) == {("full", SMOKE_TASK, 0)}
+    assert set(RC.current_records(recs, "a", max_steps=15)) == {("full", SMOKE_TASK, 1)}
+
+
+def test_episode_record_fields_and_resume():
+    m = _fake_model()
+    rec = {"success": False, "steps": 15, "max_steps": 15, "layout_index": 1}
+    record = RC.episode_record(S.parse("full", m.exits), SMOKE_TASK, 1, rec, model=m, model_dir=Path("m"),
+                               config={"budget": {}}, stats={"thresholds": [None] * m.exits},
+                               distances={SMOKE_TASK: [0.01, 0.002]}, daemon="reflexd")
+    assert list(record)[:5] == ["v", "setting", "task", "episode", "seed"]
+    assert record["v"] == RC.RECORD_VERSION and record["seed"] == T.EVAL_SEED
+    assert record["layout_distance_m"] == 0.002 and record["window_mean_fraction_after"] is None
+    assert set(RC.current_records([record], m.sha256, max_steps=15)) == {("full", SMOKE_TASK, 1)}
