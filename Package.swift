@@ -9,10 +9,17 @@ var engineFlags: [SwiftSetting] = [
     .unsafeFlags(["-Ounchecked"], .when(configuration: .release)),
     .unsafeFlags(["-O"], .when(configuration: .debug)),
 ]
+// The AVX-512 kernels are compiled for skylake-avx512 on every x86-64 build and run only where
+// the CPU has it (reflex_cpu_has_avx512, checked at run time), so they need no opt-in.
+var wideKernelFlags: [SwiftSetting] = [
+    .unsafeFlags(["-Ounchecked"], .when(configuration: .release)),
+    .unsafeFlags(["-O"], .when(configuration: .debug)),
+]
 #if arch(x86_64)
 if Context.environment["REFLEX_GENERIC_CPU"] == nil {
     engineFlags.append(.unsafeFlags(["-target-cpu", "haswell"]))
 }
+wideKernelFlags.append(.unsafeFlags(["-target-cpu", "skylake-avx512"]))
 #endif
 
 let package = Package(
@@ -35,8 +42,10 @@ let package = Package(
         .systemLibrary(name: "CZeroMQ", pkgConfig: "libzmq", providers: [.apt(["libzmq3-dev"])]),
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .target(name: "ZeroMQ", dependencies: ["CZeroMQ"]),
+        .target(name: "CReflexCPU"),
+        .target(name: "ReflexKernelsAVX512", swiftSettings: wideKernelFlags),
         .target(name: "ReflexEngine", dependencies: [
-            "COpenBLAS", .product(name: "Crypto", package: "swift-crypto"),
+            "COpenBLAS", "CReflexCPU", "ReflexKernelsAVX512", .product(name: "Crypto", package: "swift-crypto"),
         ], swiftSettings: engineFlags),
         .target(name: "ReflexScheduler"),
         // The wire protocol as pure functions: request decoding, reply encoding, strict JSON.
@@ -54,6 +63,7 @@ let package = Package(
         // client, bundle reports.
         .target(name: "ReflexTools", dependencies: [
             "ReflexDaemon", "ReflexEngine", "ReflexScheduler", "ReflexWire", "ZeroMQ", "COpenBLAS",
+            "CReflexCPU", "ReflexKernelsAVX512",
         ]),
         .executableTarget(name: "reflexd", dependencies: [
             "ReflexDaemon", .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -66,7 +76,7 @@ let package = Package(
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
         // Test-only: counts heap allocations per thread (interposes malloc in the test binary).
         .target(name: "CAllocationCounter", path: "Tests/CAllocationCounter"),
-        .testTarget(name: "ReflexEngineTests", dependencies: ["ReflexEngine", "CAllocationCounter"]),
+        .testTarget(name: "ReflexEngineTests", dependencies: ["ReflexEngine", "CAllocationCounter", "CReflexCPU", "ReflexKernelsAVX512"]),
         .testTarget(name: "ReflexSchedulerTests", dependencies: ["ReflexScheduler"]),
         .testTarget(name: "ReflexDaemonTests", dependencies: ["ReflexDaemon", "ReflexEngine", "ReflexWire"]),
         .testTarget(name: "ReflexWireTests", dependencies: ["ReflexWire"]),

@@ -1,4 +1,7 @@
 import COpenBLAS
+import CReflexCPU
+import Foundation
+import ReflexKernelsAVX512
 
 /// Matrix products with a layer's weights, float32 or int8 (`WeightMatrix`): what the engine
 /// runs (`product`, `gemv`) and the candidates `reflexctl bench gemm` measures beside them.
@@ -6,6 +9,21 @@ extension Kernels {
     /// Rows × columns of the largest tile `productInt8Tiles` dequantises at a time: 256 KiB of
     /// float32, which stays in a core's L2 while sgemm streams it.
     package static let tileRows = 256, tileCols = 256
+
+    /// The instruction set the engine's products run with: `avx512` (ReflexKernelsAVX512's
+    /// 8 × 16 kernels) where the CPU has it, else `avx2` (the 4 × 16 kernels here; plain SIMD code
+    /// off x86-64). Decided once at start; `REFLEX_KERNELS=avx2` in the environment forces the
+    /// narrow kernels (to compare, or to rule the wide ones out). Both give the same bits.
+    public static let kernelISA: String = {
+        let wide = WideKernels.compiled && reflex_cpu_has_avx512() != 0
+            && ProcessInfo.processInfo.environment["REFLEX_KERNELS"] != "avx2"
+        #if arch(x86_64)
+        return wide ? "avx512" : "avx2"
+        #else
+        return "simd"
+        #endif
+    }()
+    static let wide = kernelISA == "avx512"
 
     /// y[:, cols] += x[rows, in] @ w[:, cols] (y's row stride is w.cols). float32 panels:
     /// `productFloatPacked`; float32 row-major (out not a multiple of 16): `productFloatBlocked`;
@@ -17,9 +35,23 @@ extension Kernels {
         case .float32(let t):
             productFloatBlocked(x, rows: rows, inDim: inDim, t, cols: cols, into: y)
         case .float32Panels(let t):
-            productFloatPacked(x, rows: rows, inDim: inDim, t, outCols: w.cols, cols: cols, into: y)
+            if wide {
+                WideKernels.productFloatPanels(x, rows: rows, inDim: inDim, t.data, out: w.cols, cols: cols.lowerBound,
+                                               cols.upperBound, into: y)
+            } else {
+                productFloatPacked(x, rows: rows, inDim: inDim, t, outCols: w.cols, cols: cols, into: y)
+            }
         case .int8(let q):
-            productInt8Blocked(x, rows: rows, inDim: inDim, q, cols: cols, into: y, scratch: scratch)
+            if wide {
+                let full = cols.lowerBound + (cols.count / 16) * 16
+                WideKernels.productInt8(x, rows: rows, inDim: inDim, q.values, scales: q.scales.data, out: q.cols,
+                                        cols: cols.lowerBound, full, into: y)
+                if full < cols.upperBound {
+                    productInt8(x, rows: rows, inDim: inDim, q, cols: full..<cols.upperBound, into: y, scratch: scratch)
+                }
+            } else {
+                productInt8Blocked(x, rows: rows, inDim: inDim, q, cols: cols, into: y, scratch: scratch)
+            }
         }
     }
 

@@ -1,4 +1,5 @@
 import COpenBLAS
+import ReflexKernelsAVX512
 
 /// The multi-exit network of a bundle, run step by step (docs/MODEL_FORMAT.md): embeddings,
 /// then block segments exit by exit, asking a stop rule after each. No I/O, no clocks.
@@ -217,6 +218,13 @@ public final class MultiExitPolicy: @unchecked Sendable {
             let scores = ws.scores[part].data, dh = d / heads
             for n in stride(from: part, to: heads, by: ws.pool.threads) {
                 let q = qkv + n * dh, k = qkv + d + n * dh, v = qkv + 2 * d + n * dh
+                if Kernels.wide && dh % 16 == 0 {
+                    let tp = WideKernels.paddedTokens(t)
+                    WideKernels.attentionScores(q: q, k: k, ld: 3 * d, t: t, dh: dh, scale: scale, kt: scores + t * tp, into: scores)
+                    Kernels.softmaxRows(scores, rows: t, cols: t, ld: tp)
+                    WideKernels.attentionValues(p: scores, v: v, ld: 3 * d, t: t, dh: dh, into: ws.attn.data + n * dh, ldOut: d)
+                    continue
+                }
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(t), Int32(t), Int32(dh),
                             scale, q, Int32(3 * d), k, Int32(3 * d), 0, scores, Int32(t))
                 Kernels.softmaxRows(scores, rows: t, cols: t, ld: t)

@@ -1,3 +1,5 @@
+import ReflexKernelsAVX512
+
 /// Scratch buffers for one step, allocated once per model so that a step allocates nothing,
 /// and the threads a step runs on. Owned by one caller thread at a time.
 public final class StepWorkspace: @unchecked Sendable {
@@ -23,7 +25,9 @@ public final class StepWorkspace: @unchecked Sendable {
         pool = ComputePool(threads: threads)
         x = Tensor(shape: [t, d]); normed = Tensor(shape: [t, d]); qkv = Tensor(shape: [t, 3 * d])
         attn = Tensor(shape: [t, d]); mlp = Tensor(shape: [t, m])
-        scores = (0..<pool.threads).map { _ in Tensor(shape: [t, t]) }
+        // [t, t] for sgemm; the AVX-512 attention keeps rows of paddedTokens(t) and k transposed
+        let tp = WideKernels.paddedTokens(t)
+        scores = (0..<pool.threads).map { _ in Tensor(shape: [max(t * t, tp * (t + d))]) }
         patches = Tensor(shape: [patchValues])
         features = [Tensor(shape: [d]), Tensor(shape: [d])]
         actions = [Tensor(shape: [a]), Tensor(shape: [a])]

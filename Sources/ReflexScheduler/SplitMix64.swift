@@ -1,4 +1,3 @@
-import ReflexWire
 /// SplitMix64 (Steele, Lea and Flood, 2014): a tiny seeded generator whose stream is the same on
 /// every platform and Swift version, so that the scheduler's probe choices and a fuzz run are
 /// reproduced from their seed alone. The one generator of the package.

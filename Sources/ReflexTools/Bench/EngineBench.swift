@@ -68,6 +68,7 @@ public struct EngineBench {
                         "cameras": policy.manifest.cameras.count, "chunk": policy.manifest.chunk,
                         "swift_us": s.median, "swift_us_p99": s.p99,
                         "swift_gflops": flops / s.median / 1e3, "sgemm_gflops": sgemm,
+                        "kernels": Kernels.kernelISA,
                     ]
                     if let q = swiftInt8?[i], let p = int8Policy {
                         c["swift_int8_us"] = q.median

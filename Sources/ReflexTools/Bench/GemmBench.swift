@@ -1,6 +1,8 @@
 import COpenBLAS
+import CReflexCPU
 import Foundation
 import ReflexEngine
+import ReflexKernelsAVX512
 import ReflexScheduler
 
 /// `reflexctl bench gemm`: GFLOP/s of each GEMM candidate at the engine's real shapes (one
@@ -10,7 +12,11 @@ import ReflexScheduler
 /// - `f32_blocked`: float32 weights through a register-blocked 4 × 16 SIMD kernel (what float
 ///   bundles run);
 /// - `int8_direct`: int8 weights converted in the inner loop of a plain four-row kernel;
-/// - `int8_blocked`: the register-blocked 4 × 16 kernel on int8 weights (what int8 bundles run).
+/// - `int8_blocked`: the register-blocked 4 × 16 kernel on int8 weights (what int8 bundles run
+///   without AVX-512);
+/// - `f32_packed`: the 4 × 16 kernel on 16-column panels (what float bundles run without AVX-512);
+/// - `f32_avx512`, `int8_avx512`: the 8 × 16 AVX-512 kernels on panels and on int8 weights (what
+///   the engine runs where the CPU has AVX-512; null elsewhere).
 public struct GemmBench {
     public struct Shape { public let name: String; public let m, n, k: Int }
 
@@ -40,7 +46,8 @@ public struct GemmBench {
             let flops = Double(2 * s.m * s.n * s.k)
             // Candidates take turns call by call, so that a change in the machine's load (it is
             // shared) falls on all of them alike.
-            let candidates: [() -> Void] = [
+            let wide = reflex_cpu_has_avx512() != 0
+            var candidates: [() -> Void] = [
                 { cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(s.m), Int32(s.n), Int32(s.k),
                               1, x.data, Int32(s.k), w.data, Int32(s.n), 1, y.data, Int32(s.n)) },
                 { Kernels.productFloatBlocked(x.data, rows: s.m, inDim: s.k, w, cols: 0..<s.n, into: y.data) },
@@ -49,6 +56,12 @@ public struct GemmBench {
                 { Kernels.productInt8Blocked(x.data, rows: s.m, inDim: s.k, q, cols: 0..<s.n, into: y.data, scratch: scratch) },
                 { Kernels.productFloatPacked(x.data, rows: s.m, inDim: s.k, panels, outCols: s.n, cols: 0..<s.n, into: y.data) },
             ]
+            if wide {
+                let n16 = s.n / 16 * 16
+                candidates.append { WideKernels.productFloatPanels(x.data, rows: s.m, inDim: s.k, panels.data, out: s.n, cols: 0, n16, into: y.data) }
+                candidates.append { WideKernels.productInt8(x.data, rows: s.m, inDim: s.k, q.values, scales: q.scales.data, out: s.n,
+                                                            cols: 0, n16, into: y.data) }
+            }
             var samples = Array(repeating: [Double](), count: candidates.count)
             for r in 0..<(warmup + iterations) {
                 for (i, call) in candidates.enumerated() {
@@ -60,13 +73,16 @@ public struct GemmBench {
             }
             let gflops = samples.map { flops / LatencySummary($0).median / 1e3 }
             let (sgemm, floatBlocked, tiles, direct, blocked, packed) = (gflops[0], gflops[1], gflops[2], gflops[3], gflops[4], gflops[5])
+            let f32Wide: Any = wide ? gflops[6] : NSNull(), int8Wide: Any = wide ? gflops[7] : NSNull()
             return ["config": config, "shape": s.name, "m": s.m, "n": s.n, "k": s.k, "threads": 1,
-                    "sgemm_gflops": sgemm, "int8_tiles_gflops": tiles, "int8_direct_gflops": direct, "f32_blocked_gflops": floatBlocked, "int8_blocked_gflops": blocked, "f32_packed_gflops": packed]
+                    "sgemm_gflops": sgemm, "int8_tiles_gflops": tiles, "int8_direct_gflops": direct, "f32_blocked_gflops": floatBlocked,
+                    "int8_blocked_gflops": blocked, "f32_packed_gflops": packed, "f32_avx512_gflops": f32Wide,
+                    "int8_avx512_gflops": int8Wide]
         }
     }
 
     public static func table(_ cases: [[String: Any]]) -> String {
-        var s = "config     shape      M     N     K   sgemm_GF/s  f32_blkd_GF/s   int8_tiles_GF/s  int8_direct_GF/s  int8_blocked_GF/s  f32_packed_GF/s\n"
+        var s = "config     shape      M     N     K   sgemm_GF/s  f32_blkd_GF/s   int8_tiles_GF/s  int8_direct_GF/s  int8_blocked_GF/s  f32_packed_GF/s  f32_avx512  int8_avx512\n"
         for c in cases {
             s += (c["config"] as! String).padding(toLength: 10, withPad: " ", startingAt: 0) + " "
             s += (c["shape"] as! String).padding(toLength: 8, withPad: " ", startingAt: 0)
@@ -74,7 +90,8 @@ public struct GemmBench {
                         c["sgemm_gflops"] as! Double, c["f32_blocked_gflops"] as! Double, c["int8_tiles_gflops"] as! Double,
                         c["int8_direct_gflops"] as! Double)
             s.removeLast()
-            s += String(format: " %18.1f %16.1f\n", c["int8_blocked_gflops"] as! Double, c["f32_packed_gflops"] as! Double)
+            s += String(format: " %18.1f %16.1f %11.1f %12.1f\n", c["int8_blocked_gflops"] as! Double, c["f32_packed_gflops"] as! Double,
+                        c["f32_avx512_gflops"] as? Double ?? .nan, c["int8_avx512_gflops"] as? Double ?? .nan)
         }
         return s
     }

@@ -1,0 +1,162 @@
+/// The engine's matrix-product kernels compiled for AVX-512 (`-target-cpu skylake-avx512`, this
+/// module only), called only where `reflex_cpu_has_avx512()` says the CPU runs them: the engine
+/// dispatches at run time, so one binary runs on AVX2-only computers too (as MLAS and oneDNN do).
+///
+/// With 32 vector registers of 16 floats, 8 rows × 16 columns of accumulators (8 zmm) hide the
+/// FMA latency that the AVX2 kernel's 4 × 16 (8 ymm) hides with half the width; each k step
+/// loads (or converts) 16 weights once and multiplies them with 8 broadcast inputs. The sums run
+/// over k in the same order as the AVX2 kernels, with fused multiply-adds: the results are the
+/// same bits. Raw pointers only: this module sits below ReflexEngine.
+public enum WideKernels {
+#if arch(x86_64)
+    public static let compiled = true
+#else
+    public static let compiled = false
+#endif
+
+    /// y[r, j0 ..< j1] += Σ_k x[r, k] · panel(j)[k] for r in 0 ..< rows, on 16-column panels
+    /// (`panels`: [out / 16][inDim][16] float32, row stride of y = `out`). j0, j1: multiples of 16.
+    @inline(never)
+    public static func productFloatPanels(_ x: UnsafePointer<Float>, rows: Int, inDim: Int, _ panels: UnsafePointer<Float>,
+                                          out: Int, cols j0: Int, _ j1: Int, into y: UnsafeMutablePointer<Float>) {
+        var j = j0
+        while j < j1 {
+            let panel = UnsafeRawPointer(panels + (j / 16) * inDim * 16)
+            var r0 = 0
+            while r0 < rows {
+                let rb = min(8, rows - r0)
+                let x0 = x + r0 * inDim
+                let x1 = x0 + (rb > 1 ? inDim : 0), x2 = x0 + (rb > 2 ? 2 * inDim : 0), x3 = x0 + (rb > 3 ? 3 * inDim : 0)
+                let x4 = x0 + (rb > 4 ? 4 * inDim : 0), x5 = x0 + (rb > 5 ? 5 * inDim : 0)
+                let x6 = x0 + (rb > 6 ? 6 * inDim : 0), x7 = x0 + (rb > 7 ? 7 * inDim : 0)
+                var c0 = SIMD16<Float>(), c1 = SIMD16<Float>(), c2 = SIMD16<Float>(), c3 = SIMD16<Float>()
+                var c4 = SIMD16<Float>(), c5 = SIMD16<Float>(), c6 = SIMD16<Float>(), c7 = SIMD16<Float>()
+                var p = panel
+                for k in 0..<inDim {
+                    let w = p.loadUnaligned(as: SIMD16<Float>.self)
+                    c0.addProduct(SIMD16(repeating: x0[k]), w); c1.addProduct(SIMD16(repeating: x1[k]), w)
+                    c2.addProduct(SIMD16(repeating: x2[k]), w); c3.addProduct(SIMD16(repeating: x3[k]), w)
+                    c4.addProduct(SIMD16(repeating: x4[k]), w); c5.addProduct(SIMD16(repeating: x5[k]), w)
+                    c6.addProduct(SIMD16(repeating: x6[k]), w); c7.addProduct(SIMD16(repeating: x7[k]), w)
+                    p += 64
+                }
+                store(c0, y, r0, 0, rb, out, j, nil); store(c1, y, r0, 1, rb, out, j, nil)
+                store(c2, y, r0, 2, rb, out, j, nil); store(c3, y, r0, 3, rb, out, j, nil)
+                store(c4, y, r0, 4, rb, out, j, nil); store(c5, y, r0, 5, rb, out, j, nil)
+                store(c6, y, r0, 6, rb, out, j, nil); store(c7, y, r0, 7, rb, out, j, nil)
+                r0 += 8
+            }
+            j += 16
+        }
+    }
+
+    /// y[r, j0 ..< j1] += (Σ_k x[r, k] · q[k, j]) · scale[j] on int8 weights `q` [inDim, out]
+    /// row-major, converted to float as they are used (no float copy). j0, j1: j1 - j0 a multiple of 16.
+    @inline(never)
+    public static func productInt8(_ x: UnsafePointer<Float>, rows: Int, inDim: Int, _ q: UnsafePointer<Int8>,
+                                   scales: UnsafePointer<Float>, out: Int, cols j0: Int, _ j1: Int,
+                                   into y: UnsafeMutablePointer<Float>) {
+        var j = j0
+        while j < j1 {
+            let scale = UnsafeRawPointer(scales + j).loadUnaligned(as: SIMD16<Float>.self)
+            var r0 = 0
+            while r0 < rows {
+                let rb = min(8, rows - r0)
+                let x0 = x + r0 * inDim
+                let x1 = x0 + (rb > 1 ? inDim : 0), x2 = x0 + (rb > 2 ? 2 * inDim : 0), x3 = x0 + (rb > 3 ? 3 * inDim : 0)
+                let x4 = x0 + (rb > 4 ? 4 * inDim : 0), x5 = x0 + (rb > 5 ? 5 * inDim : 0)
+                let x6 = x0 + (rb > 6 ? 6 * inDim : 0), x7 = x0 + (rb > 7 ? 7 * inDim : 0)
+                var c0 = SIMD16<Float>(), c1 = SIMD16<Float>(), c2 = SIMD16<Float>(), c3 = SIMD16<Float>()
+                var c4 = SIMD16<Float>(), c5 = SIMD16<Float>(), c6 = SIMD16<Float>(), c7 = SIMD16<Float>()
+                var p = q + j
+                for k in 0..<inDim {
+                    var w = SIMD16<Float>()
+                    for i in 0..<16 { w[i] = Float(p[i]) }      // one vpmovsxbd + vcvtdq2ps
+                    c0.addProduct(SIMD16(repeating: x0[k]), w); c1.addProduct(SIMD16(repeating: x1[k]), w)
+                    c2.addProduct(SIMD16(repeating: x2[k]), w); c3.addProduct(SIMD16(repeating: x3[k]), w)
+                    c4.addProduct(SIMD16(repeating: x4[k]), w); c5.addProduct(SIMD16(repeating: x5[k]), w)
+                    c6.addProduct(SIMD16(repeating: x6[k]), w); c7.addProduct(SIMD16(repeating: x7[k]), w)
+                    p += out
+                }
+                store(c0, y, r0, 0, rb, out, j, scale); store(c1, y, r0, 1, rb, out, j, scale)
+                store(c2, y, r0, 2, rb, out, j, scale); store(c3, y, r0, 3, rb, out, j, scale)
+                store(c4, y, r0, 4, rb, out, j, scale); store(c5, y, r0, 5, rb, out, j, scale)
+                store(c6, y, r0, 6, rb, out, j, scale); store(c7, y, r0, 7, rb, out, j, scale)
+                r0 += 8
+            }
+            j += 16
+        }
+    }
+
+    /// y[r0 + r, j ..< j + 16] += c (· scale) when row r is one of the block's `rb` real rows.
+    @inline(__always)
+    static func store(_ c: SIMD16<Float>, _ y: UnsafeMutablePointer<Float>, _ r0: Int, _ r: Int, _ rb: Int, _ out: Int,
+                      _ j: Int, _ scale: SIMD16<Float>?) {
+        guard r < rb else { return }
+        let yr = UnsafeMutableRawPointer(y + (r0 + r) * out + j)
+        let add = scale.map { c * $0 } ?? c
+        yr.storeBytes(of: yr.loadUnaligned(as: SIMD16<Float>.self) + add, as: SIMD16<Float>.self)
+    }
+}
+
+/// Attention for one head in two halves around the engine's softmax, for short sequences
+/// (t tokens, a few dozen): BLAS calls at these sizes cost more in set-up and packing than in
+/// arithmetic. Head width `dh` a multiple of 16.
+extension WideKernels {
+    /// Columns of a score row: t rounded up to 16.
+    public static func paddedTokens(_ t: Int) -> Int { (t + 15) / 16 * 16 }
+
+    /// scores[i, j] = scale · q[i] · k[j] for i, j < t (row stride of scores: paddedTokens(t);
+    /// columns t ..< padded are 0 · scale). q, k: rows of dh floats, `ld` apart.
+    /// `kt`: scratch of dh · paddedTokens(t) floats (k transposed, zero-padded).
+    @inline(never)
+    public static func attentionScores(q: UnsafePointer<Float>, k: UnsafePointer<Float>, ld: Int, t: Int, dh: Int, scale: Float,
+                                       kt: UnsafeMutablePointer<Float>, into scores: UnsafeMutablePointer<Float>) {
+        let tp = paddedTokens(t)
+        for d in 0..<dh {
+            let row = kt + d * tp
+            for j in 0..<t { row[j] = k[j * ld + d] }
+            for j in t..<tp { row[j] = 0 }
+        }
+        let s = SIMD16<Float>(repeating: scale)
+        for i in 0..<t {
+            let qi = q + i * ld, out = UnsafeMutableRawPointer(scores + i * tp)
+            var c = 0
+            while c < tp {
+                var acc = SIMD16<Float>()
+                var p = UnsafeRawPointer(kt + c)
+                for d in 0..<dh {
+                    acc.addProduct(SIMD16(repeating: qi[d]), p.loadUnaligned(as: SIMD16<Float>.self))
+                    p += 4 * tp
+                }
+                (out + 4 * c).storeBytes(of: acc * s, as: SIMD16<Float>.self)
+                c += 16
+            }
+        }
+    }
+
+    /// out[i, 0 ..< dh] = Σ_{j < t} p[i, j] · v[j, 0 ..< dh] (p's row stride paddedTokens(t); v rows
+    /// `ld` apart; out rows `ldOut` apart). dh a multiple of 16.
+    @inline(never)
+    public static func attentionValues(p: UnsafePointer<Float>, v: UnsafePointer<Float>, ld: Int, t: Int, dh: Int,
+                                       into out: UnsafeMutablePointer<Float>, ldOut: Int) {
+        let tp = paddedTokens(t)
+        for i in 0..<t {
+            let pi = p + i * tp
+            var c = 0
+            while c < dh {
+                var acc0 = SIMD16<Float>(), acc1 = SIMD16<Float>()
+                var j = 0
+                while j + 1 < t {      // two independent chains: half the FMA latency per step
+                    acc0.addProduct(SIMD16(repeating: pi[j]), UnsafeRawPointer(v + j * ld + c).loadUnaligned(as: SIMD16<Float>.self))
+                    acc1.addProduct(SIMD16(repeating: pi[j + 1]),
+                                    UnsafeRawPointer(v + (j + 1) * ld + c).loadUnaligned(as: SIMD16<Float>.self))
+                    j += 2
+                }
+                if j < t { acc0.addProduct(SIMD16(repeating: pi[j]), UnsafeRawPointer(v + j * ld + c).loadUnaligned(as: SIMD16<Float>.self)) }
+                UnsafeMutableRawPointer(out + i * ldOut + c).storeBytes(of: acc0 + acc1, as: SIMD16<Float>.self)
+                c += 16
+            }
+        }
+    }
+}

@@ -1,0 +1,71 @@
+import CReflexCPU
+import Foundation
+import ReflexKernelsAVX512
+import Testing
+@testable import ReflexEngine
+
+/// The AVX-512 kernels (ReflexKernelsAVX512) give the same bits as the AVX2 kernels they replace
+/// where the CPU has AVX-512: same summation order over k, fused multiply-adds in both. Row counts
+/// cover full 8-row blocks, a remainder, and fewer rows than one block; column slices start past 0.
+@Suite(.enabled(if: reflex_cpu_has_avx512() != 0, "this CPU has no AVX-512: the wide kernels never run here"))
+struct WideKernelTests {
+    static let rowCounts = [1, 3, 8, 13, 45]
+
+    @Test func theEngineDispatchesToTheWideKernelsHere() {
+        // this suite runs only where the CPU has AVX-512; REFLEX_KERNELS=avx2 is not set by the tests
+        #expect(Kernels.kernelISA == (ProcessInfo.processInfo.environment["REFLEX_KERNELS"] == "avx2" ? "avx2" : "avx512"))
+    }
+
+    @Test(arguments: rowCounts)
+    func floatPanelsGiveTheBitsOfTheAVX2Kernel(rows: Int) {
+        let k = 37, n = 64, cols = 16..<64
+        let w = Tensor(shape: [k, n], values: (0..<(k * n)).map { Float(($0 * 29) % 31) / 15 - 1 })
+        let panels = Kernels.packPanels(w)
+        let x = Tensor(shape: [rows, k], values: (0..<(rows * k)).map { Float(($0 * 13) % 17) / 8 - 1 })
+        let start = (0..<(rows * n)).map { Float($0 % 3) }
+        let wide = Tensor(shape: [rows, n], values: start), narrow = Tensor(shape: [rows, n], values: start)
+        WideKernels.productFloatPanels(x.data, rows: rows, inDim: k, panels.data, out: n, cols: cols.lowerBound, cols.upperBound,
+                                       into: wide.data)
+        Kernels.productFloatPacked(x.data, rows: rows, inDim: k, panels, outCols: n, cols: cols, into: narrow.data)
+        #expect(wide.toArray() == narrow.toArray())
+        #expect(wide.data[0] == 0 && wide.data[15] == Float(15 % 3), "columns outside the slice are untouched")
+    }
+
+    @Test(arguments: rowCounts)
+    func int8GivesTheBitsOfTheAVX2Kernel(rows: Int) {
+        let k = 37, n = 48, cols = 16..<48
+        let scales = Tensor(shape: [n], values: (0..<n).map { Float($0 % 5 + 1) * 0.01 })
+        let q = Int8Matrix(rows: k, cols: n, scales: scales)
+        for i in 0..<(k * n) { q.values[i] = Int8(truncatingIfNeeded: (i * 37) % 255 - 127) }
+        let x = Tensor(shape: [rows, k], values: (0..<(rows * k)).map { Float(($0 * 13) % 17) / 8 - 1 })
+        let start = (0..<(rows * n)).map { Float($0 % 3) }
+        let wide = Tensor(shape: [rows, n], values: start), narrow = Tensor(shape: [rows, n], values: start)
+        WideKernels.productInt8(x.data, rows: rows, inDim: k, q.values, scales: q.scales.data, out: n, cols: cols.lowerBound,
+                                cols.upperBound, into: wide.data)
+        Kernels.productInt8Blocked(x.data, rows: rows, inDim: k, q, cols: cols, into: narrow.data, scratch: Tensor(shape: [4 * n]))
+        #expect(wide.toArray() == narrow.toArray())
+    }
+
+    /// One head's attention (scores, the engine's softmax, values) against a double-precision loop,
+    /// at token counts below, at and above a multiple of 16.
+    @Test(arguments: [5, 16, 45])
+    func attentionOfOneHeadEqualsAPlainLoop(tokens t: Int) {
+        let d = 64, dh = 32, ld = 3 * d, scale = 1 / Float(dh).squareRoot()
+        let qkv = Tensor(shape: [t, ld], values: (0..<(t * ld)).map { Float(($0 * 29) % 37) / 18 - 1 })
+        let q = qkv.data + dh, k = qkv.data + d + dh, v = qkv.data + 2 * d + dh      // head 1
+        let tp = WideKernels.paddedTokens(t)
+        let scores = Tensor(shape: [tp * (t + dh)]), out = Tensor(shape: [t, d])
+        WideKernels.attentionScores(q: q, k: k, ld: ld, t: t, dh: dh, scale: scale, kt: scores.data + t * tp, into: scores.data)
+        Kernels.softmaxRows(scores.data, rows: t, cols: t, ld: tp)
+        WideKernels.attentionValues(p: scores.data, v: v, ld: ld, t: t, dh: dh, into: out.data + dh, ldOut: d)
+        for i in 0..<t {
+            let logits = (0..<t).map { j in Double(scale) * (0..<dh).reduce(0.0) { $0 + Double(q[i * ld + $1]) * Double(k[j * ld + $1]) } }
+            let m = logits.max()!, e = logits.map { Foundation.exp($0 - m) }, z = e.reduce(0, +)
+            for c in 0..<dh {
+                let want = (0..<t).reduce(0.0) { $0 + e[$1] / z * Double(v[$1 * ld + c]) }
+                #expect(abs(Double(out.data[i * d + dh + c]) - want) <= 1e-5 * max(1, abs(want)), "row \(i) column \(c)")
+            }
+            #expect(out.data[i * d] == 0, "other heads' columns are untouched")
+        }
+    }
+}
