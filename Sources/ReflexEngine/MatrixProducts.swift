@@ -242,6 +242,8 @@ extension Kernels {
         switch w {
         case .float32(let t):
             cblas_sgemv(CblasRowMajor, CblasTrans, Int32(t.shape[0]), Int32(t.shape[1]), 1, t.data, Int32(t.shape[1]), x, 1, 1, y, 1)
+        case .float32Panels(let t) where wide:
+            WideKernels.gemvPanels(x, inDim: t.shape[1], t.data, out: w.cols, into: y)
         case .float32Panels(let t):
             let k = t.shape[1]
             for p in 0..<t.shape[0] {

@@ -88,6 +88,27 @@ public enum WideKernels {
         }
     }
 
+    /// y[0 ..< out] += x[0 ..< inDim] @ W on 16-column panels (`panels`: [out / 16][inDim][16]):
+    /// one row (the head, the state token).
+    @inline(never)
+    public static func gemvPanels(_ x: UnsafePointer<Float>, inDim: Int, _ panels: UnsafePointer<Float>, out: Int,
+                                  into y: UnsafeMutablePointer<Float>) {
+        for p in 0..<(out / 16) {
+            var a0 = SIMD16<Float>(), a1 = SIMD16<Float>()
+            var w = UnsafeRawPointer(panels + p * inDim * 16)
+            var i = 0
+            while i + 1 < inDim {      // two chains: the sum's order differs from the AVX2 loop's in the last bits
+                a0.addProduct(SIMD16(repeating: x[i]), w.loadUnaligned(as: SIMD16<Float>.self))
+                a1.addProduct(SIMD16(repeating: x[i + 1]), (w + 64).loadUnaligned(as: SIMD16<Float>.self))
+                w += 128
+                i += 2
+            }
+            if i < inDim { a0.addProduct(SIMD16(repeating: x[i]), w.loadUnaligned(as: SIMD16<Float>.self)) }
+            let yp = UnsafeMutableRawPointer(y + 16 * p)
+            yp.storeBytes(of: yp.loadUnaligned(as: SIMD16<Float>.self) + (a0 + a1), as: SIMD16<Float>.self)
+        }
+    }
+
     /// y[r0 + r, j ..< j + 16] += c (· scale) when row r is one of the block's `rb` real rows.
     @inline(__always)
     static func store(_ c: SIMD16<Float>, _ y: UnsafeMutablePointer<Float>, _ r0: Int, _ r: Int, _ rb: Int, _ out: Int,
