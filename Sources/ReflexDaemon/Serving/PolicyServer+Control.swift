@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import ReflexEngine
 import ReflexScheduler
+import ReflexServing
 import ReflexWire
 import ZeroMQ
 
@@ -14,7 +15,7 @@ extension PolicyServer {
             guard let frames = (try? controlSocket.tryReceiveMultipart()) ?? nil else { return }
             let answer = control(frames.first.map { $0.bytes } ?? [])
             // Gauges first, so that a scrape after the answer sees what the command did.
-            observability.refresh(now: MonotonicClock.now(), force: true) { servingSnapshot }
+            observability.refresh(now: clock.now(), force: true) { servingSnapshot }
             _ = try? controlSocket.send([answer])
         }
     }

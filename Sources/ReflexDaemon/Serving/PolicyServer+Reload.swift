@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import ReflexEngine
 import ReflexScheduler
+import ReflexServing
 import ZeroMQ
 
 /// Reload (SIGHUP, `{"cmd":"reload"}`): an invalid file changes nothing; keys are read again.

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import ReflexEngine
 import ReflexScheduler
+import ReflexServing
 import ReflexWire
 import ZeroMQ
 
@@ -9,16 +10,16 @@ import ZeroMQ
 extension PolicyServer {
     func shutdown(poller: ZMQPoller) {
         notifier.stopping()
-        let deadline = MonotonicClock.now() + 1_500_000_000
+        let deadline = clock.now() + 1_500_000_000
         // Requests sent before the signal may still be on their way (in the kernel or in
         // libzmq's I/O thread): they are in flight too. Keep answering until the policy socket
         // has been quiet for 50 ms, within the deadline.
         let grace: UInt64 = 50_000_000
-        var quietUntil = MonotonicClock.now() + grace
-        while MonotonicClock.now() < min(quietUntil, deadline) {
+        var quietUntil = clock.now() + grace
+        while clock.now() < min(quietUntil, deadline) {
             let before = queue.count
             drainPolicy()
-            if queue.count != before { quietUntil = MonotonicClock.now() + grace }
+            if queue.count != before { quietUntil = clock.now() + grace }
             if !queue.isEmpty {
                 serve(queue.removeFirst())
                 continue
@@ -29,7 +30,7 @@ extension PolicyServer {
         }
         while !queue.isEmpty {
             let p = queue.removeFirst()
-            if MonotonicClock.now() < deadline { serve(p) } else {
+            if clock.now() < deadline { serve(p) } else {
                 reply(error: WireError(.overloaded, "the daemon is stopping", robot: p.request.header.robot, seq: p.request.header.seq), envelope: p.envelope)
             }
         }

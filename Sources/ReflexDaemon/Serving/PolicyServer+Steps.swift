@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import ReflexEngine
 import ReflexScheduler
+import ReflexServing
 import ReflexWire
 import ZeroMQ
 
@@ -13,7 +14,7 @@ extension PolicyServer {
     func drainPolicy() {
         for _ in 0..<1024 {
             guard let frames = (try? policySocket.tryReceiveMultipart()) ?? nil else { return }
-            accept(frames, receipt: MonotonicClock.now())
+            accept(frames, receipt: clock.now())
         }
     }
 
@@ -81,7 +82,7 @@ extension PolicyServer {
     func serve(_ p: PendingStep) {
         let h = p.request.header
         let robot = p.robot
-        let start = MonotonicClock.now()
+        let start = clock.now()
         let deadlineMs = [h.deadlineMs, config.budget.deadlineMs].compactMap { $0 }.min()
         let deadlineUs = deadlineMs.map { $0 * 1000 }
         var session = sessions.session(robot, now: start, makeState: model.policy.makeState)
@@ -98,7 +99,7 @@ extension PolicyServer {
             outcome = try FrameBytes.withUnsafeBytes(of: images.map(\.frame)) { imgs in
                 try state.frame.withUnsafeBytes { st in
                     try BudgetedStep.run(model: model, planner: &planner, observation: Observation(images: imgs, state: st, words: tokens.ids),
-                                         recurrent: &recurrent, receipt: p.receipt, start: start, deadlineUs: deadlineUs)
+                                         recurrent: &recurrent, receipt: p.receipt, start: start, deadlineUs: deadlineUs, clock: clock)
                 }
             }
         } catch {
@@ -127,15 +128,15 @@ extension PolicyServer {
                                 timing: StepTiming(queue: 0, infer: 0, total: 0), actionShape: model.policy.actionShape,
                                 periodS: model.policy.manifest.chunk > 1 ? model.policy.manifest.action.periodS : nil,
                                 unknownWords: tokens.unknownWords)
-        let end = MonotonicClock.now()
-        reply.timing = StepTiming(queue: UInt64(MonotonicClock.microseconds(from: p.receipt, to: start)),
-                                  infer: UInt64(MonotonicClock.microseconds(from: start, to: inferEnd)),
-                                  total: UInt64(MonotonicClock.microseconds(from: p.receipt, to: end)))
+        let end = clock.now()
+        reply.timing = StepTiming(queue: UInt64(clock.microseconds(from: p.receipt, to: start)),
+                                  infer: UInt64(clock.microseconds(from: start, to: inferEnd)),
+                                  total: UInt64(clock.microseconds(from: p.receipt, to: end)))
         let header = ReplyEncoder.action(reply)
         let actionBytes = out.action.withUnsafeBytes { Array($0) }
         sendReply(header, action: actionBytes, envelope: p.envelope)
-        let totalUs = MonotonicClock.microseconds(from: p.receipt, to: MonotonicClock.now())
-        planner.deadlineGuard.recordFinish(latencyUs: MonotonicClock.microseconds(from: inferEnd, to: MonotonicClock.now()))
+        let totalUs = clock.microseconds(from: p.receipt, to: clock.now())
+        planner.deadlineGuard.recordFinish(latencyUs: clock.microseconds(from: inferEnd, to: clock.now()))
         publish(robot: robot, header: header, action: actionBytes)
         let missed = deadlineUs.map { totalUs > $0 } ?? false
         stats.recordStep(exit: out.exit, reason: outcome.reason.rawValue, totalUs: totalUs, missed: missed, probe: probe)

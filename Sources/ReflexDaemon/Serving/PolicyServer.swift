@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import ReflexEngine
 import ReflexScheduler
+import ReflexServing
 import ZeroMQ
 
 /// The serving loop of `reflexd` (CONTRACT sections 5–7): one thread owns the three sockets and
@@ -16,6 +17,7 @@ public final class PolicyServer {
     let authenticator: ZAPAuthenticator?
     let signals: SignalMonitor
     let notifier: SystemdNotifier
+    let clock = MonotonicClock()
     var model: LoadedModel
     var planner: BudgetPlanner
     var sessions: SessionTable
@@ -123,7 +125,7 @@ public final class PolicyServer {
             log.critical("CURVE authentication stopped; exiting", metadata: ["reason": "\(failure)"])
             throw DaemonError(.authentication, "CURVE authentication stopped: \(failure)")
         }
-        let now = MonotonicClock.now()
+        let now = clock.now()
         if let interval = notifier.watchdogInterval, Double(now &- lastWatchdog) / 1e9 >= interval * 0.5 {
             notifier.watchdog()
             lastWatchdog = now
