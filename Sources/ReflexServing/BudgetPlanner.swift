@@ -81,6 +81,13 @@ package struct BudgetPlanner {
         let t = controller?.thresholds.reportable ?? ExitThresholds.fullDepth(exits: costs.count).reportable
         return t + Array(repeating: nil, count: max(0, costs.count - t.count))
     }
+    /// The average target as a fraction of the full-depth cost (whichever way the budget says it).
+    package var targetFraction: Double {
+        switch budget.average {
+        case .fraction(let f): return f
+        case .gflops(let g): return g / costs[costs.count - 1]
+        }
+    }
     package var meanGFLOPs: Double? { controller?.meanGFLOPs }
     package var meanFraction: Double? { controller?.meanFraction }
     package var windowSteps: Int { controller?.stepsInWindow ?? 0 }
