@@ -50,8 +50,11 @@ let package = Package(
         .target(name: "ReflexScheduler"),
         // The wire protocol as pure functions: request decoding, reply encoding, strict JSON.
         .target(name: "ReflexWire"),
+        // One step of serving without sockets: sessions, the latest-wins queue, admission, the
+        // budget planner, serving statistics, driven by an injected clock.
+        .target(name: "ReflexServing", dependencies: ["ReflexEngine", "ReflexScheduler", "ReflexWire"]),
         .target(name: "ReflexDaemon", dependencies: [
-            "ZeroMQ", "ReflexEngine", "ReflexScheduler", "ReflexWire",
+            "ZeroMQ", "ReflexScheduler", "ReflexServing", "ReflexWire",
             .product(name: "Yams", package: "Yams"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Prometheus", package: "swift-prometheus"),
@@ -62,7 +65,7 @@ let package = Package(
         // Tooling beside the daemon, never linked into reflexd: benchmarks, fuzzers, the Swift
         // client, bundle reports.
         .target(name: "ReflexTools", dependencies: [
-            "ReflexDaemon", "ReflexEngine", "ReflexScheduler", "ReflexWire", "ZeroMQ", "COpenBLAS",
+            "ReflexDaemon", "ReflexEngine", "ReflexScheduler", "ReflexServing", "ReflexWire", "ZeroMQ", "COpenBLAS",
             "CReflexCPU", "ReflexKernelsAVX512",
         ]),
         .executableTarget(name: "reflexd", dependencies: [
@@ -78,7 +81,8 @@ let package = Package(
         .target(name: "CAllocationCounter", path: "Tests/CAllocationCounter"),
         .testTarget(name: "ReflexEngineTests", dependencies: ["ReflexEngine", "CAllocationCounter", "CReflexCPU", "ReflexKernelsAVX512"]),
         .testTarget(name: "ReflexSchedulerTests", dependencies: ["ReflexScheduler"]),
-        .testTarget(name: "ReflexDaemonTests", dependencies: ["ReflexDaemon", "ReflexEngine", "ReflexWire"]),
+        .testTarget(name: "ReflexServingTests", dependencies: ["ReflexServing", "ReflexEngine", "ReflexWire"]),
+        .testTarget(name: "ReflexDaemonTests", dependencies: ["ReflexDaemon", "ReflexServing", "ReflexWire"]),
         .testTarget(name: "ReflexWireTests", dependencies: ["ReflexWire"]),
         .testTarget(name: "ReflexToolsTests", dependencies: ["ReflexTools", "ReflexDaemon", "ReflexWire"]),
     ]

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import ReflexServing
 import ReflexWire
 import Testing
 

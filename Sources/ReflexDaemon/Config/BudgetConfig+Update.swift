@@ -1,3 +1,4 @@
+import ReflexServing
 import ReflexWire
 /// Live budget changes from the control socket (`{"cmd":"budget", ...}`), validated by the
 /// same rules as the config file.

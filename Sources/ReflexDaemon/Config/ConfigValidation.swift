@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import ReflexServing
 import Yams
 
 /// Walks a composed config document section by section, building a `DaemonConfig` from what is

@@ -1,3 +1,5 @@
+import ReflexServing
+
 /// Everything `reflexd` is configured with (`etc/reflexd.yaml`, CONTRACT section 4), validated
 /// and with relative paths resolved. Absent keys take the defaults documented on each field.
 public struct DaemonConfig: Sendable, Equatable {

@@ -1,4 +1,5 @@
 import Foundation
+import ReflexServing
 
 /// The control socket's replies (CONTRACT section 7) as types, written by one encoder: keys
 /// sorted, an absent value written as JSON `null` (never left out), non-finite numbers refused.

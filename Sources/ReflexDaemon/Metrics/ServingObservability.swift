@@ -1,6 +1,5 @@
 import Foundation
 import Logging
-import ReflexScheduler
 import ReflexWire
 
 /// What the serving loop tells the outside about each step: the Prometheus metrics and their

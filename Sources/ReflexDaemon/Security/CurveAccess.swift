@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import ReflexServing
 import ZeroMQ
 
 /// Who may do what with CURVE on (CONTRACT section 4): robot keys (`authorized_keys`) on the
@@ -80,7 +81,7 @@ final class LogRateLimiter: @unchecked Sendable {
         windowNanoseconds = windowSeconds * 1_000_000_000
     }
 
-    func log(_ log: Logger, _ level: Logger.Level, _ message: Logger.Message, _ metadata: Logger.Metadata, now: UInt64 = MonotonicClock.now()) {
+    func log(_ log: Logger, _ level: Logger.Level, _ message: Logger.Message, _ metadata: Logger.Metadata, now: UInt64 = MonotonicClock().now()) {
         lock.lock()
         var dropped = 0
         if now &- windowStart >= windowNanoseconds {

@@ -1,9 +1,6 @@
-import Foundation
 import Logging
-import ReflexEngine
-import ReflexScheduler
+import ReflexServing
 import ReflexWire
-import ZeroMQ
 
 /// The control socket (CONTRACT section 7): stats, live budgets, pause/resume, and the gauges' snapshot.
 extension PolicyServer {
@@ -14,7 +11,7 @@ extension PolicyServer {
             guard let frames = (try? controlSocket.tryReceiveMultipart()) ?? nil else { return }
             let answer = control(frames.first.map { $0.bytes } ?? [])
             // Gauges first, so that a scrape after the answer sees what the command did.
-            observability.refresh(now: MonotonicClock.now(), force: true) { servingSnapshot }
+            observability.refresh(now: clock.now(), force: true) { servingSnapshot }
             _ = try? controlSocket.send([answer])
         }
     }
@@ -36,11 +33,11 @@ extension PolicyServer {
         case "reload":
             return reload(reason: "control socket") ? ControlReply.json(["ok": true]) : ControlReply.error("the config file is invalid; the old config stays (see the log)")
         case "pause":
-            paused = true
+            core.paused = true
             log.notice("paused by the operator: steps are answered 'paused'")
             return ControlReply.json(["paused": true])
         case "resume":
-            paused = false
+            core.paused = false
             log.notice("resumed by the operator")
             return ControlReply.json(["paused": false])
         default:
@@ -49,6 +46,7 @@ extension PolicyServer {
     }
 
     var budgetReply: ControlReply.Budget {
+        let planner = core.planner
         let average: BudgetAverage
         switch planner.budget.average {
         case .fraction(let f): average = .fraction(f)
@@ -58,49 +56,42 @@ extension PolicyServer {
     }
 
     var statsReply: ControlReply.Stats {
-        ControlReply.Stats(
+        let stats = core.stats, planner = core.planner, model = core.model
+        return ControlReply.Stats(
             steps: stats.steps, errors: stats.errors, exitHistogram: stats.exitHistogram, windowSteps: planner.windowSteps,
             meanGflops: planner.meanGFLOPs, meanFraction: planner.meanFraction, latencyUs: stats.latencySummary,
             deadlineMisses: stats.deadlineMisses, probes: stats.probes, reasons: stats.reasons, thresholds: planner.thresholds,
             budget: budgetReply, loadedExits: model.policy.loadedExits, residentModelBytes: model.bundle.residentBytes,
-            sessions: sessions.count, paused: paused, scheduler: config.scheduler.mode == .online ? "online" : "fixed",
+            sessions: core.sessions.count, paused: core.paused, scheduler: config.scheduler.mode == .online ? "online" : "fixed",
             model: model.bundle.manifest.name, modelSHA256: model.bundle.sha256, curveDenied: authenticator?.denialCount,
             robots: observability.robots.statsReply, metricsListen: observability.metricsAddress,
             trace: observability.tracing ? ControlReply.Trace(written: observability.traceWritten, dropped: observability.traceDropped) : nil)
     }
 
-    /// The average target as a fraction of the full-depth cost (whichever way the budget says it).
-    var targetFraction: Double {
-        switch planner.budget.average {
-        case .fraction(let f): return f
-        case .gflops(let g): return g / planner.costs[planner.costs.count - 1]
-        }
-    }
-
     /// What the metrics' gauges show (ServingObservability.refresh).
     var servingSnapshot: ServingSnapshot {
-        ServingSnapshot(
+        let planner = core.planner, model = core.model
+        let targetFraction = planner.targetFraction
+        return ServingSnapshot(
             targetFraction: targetFraction, targetGFLOPs: targetFraction * planner.costs[planner.costs.count - 1],
             realisedFraction: planner.meanFraction, realisedGFLOPs: planner.meanGFLOPs, windowSteps: planner.windowSteps,
             deadlineMs: planner.budget.deadlineMs, memoryMB: planner.budget.memoryMB, thresholds: planner.thresholds,
-            exits: model.exits, loadedExits: model.policy.loadedExits, residentBytes: model.bundle.residentBytes, sessions: sessions.count,
-            paused: paused, queued: queue.count, curveDenials: authenticator?.denialCount ?? 0, traceDropped: 0,
+            exits: model.exits, loadedExits: model.policy.loadedExits, residentBytes: model.bundle.residentBytes, sessions: core.sessions.count,
+            paused: core.paused, queued: core.queue.count, curveDenials: authenticator?.denialCount ?? 0, traceDropped: 0,
             model: model.bundle.manifest.name, modelSHA256: model.bundle.sha256)
     }
 
     /// Applies a budget live: thresholds from the next step on; a new memory cap reloads the
     /// model to the depth that fits (sessions keep their state: the head is the same).
     func applyBudget(_ budget: BudgetConfig) throws {
-        var p = planner
-        let loaded = try p.apply(budget)
-        if loaded != model.policy.loadedExits {
-            model = try LoadedModel(directory: config.model, upToExit: loaded, maxMessageBytes: config.limits.maxMessageBytes, threads: config.engine.threads)
-            log.notice("memory cap moved the last loaded exit", metadata: ["loaded_exits": "\(loaded)", "resident_bytes": "\(model.bundle.residentBytes)"])
-        }
-        planner = p
+        logBudgetApplied(budget, loadedExits: try core.applyBudget(budget))
         config.budget = budget
-        log.notice("budget applied", metadata: ["budget": "\(budget)"])
     }
 
-    /// Re-reads the config file; an invalid one is rejected and the running config stays.
+    func logBudgetApplied(_ budget: BudgetConfig, loadedExits: Int?) {
+        if let loaded = loadedExits {
+            log.notice("memory cap moved the last loaded exit", metadata: ["loaded_exits": "\(loaded)", "resident_bytes": "\(core.model.bundle.residentBytes)"])
+        }
+        log.notice("budget applied", metadata: ["budget": "\(budget)"])
+    }
 }

@@ -1,8 +1,5 @@
-import Foundation
 import Logging
-import ReflexEngine
-import ReflexScheduler
-import ZeroMQ
+import ReflexServing
 
 /// Reload (SIGHUP, `{"cmd":"reload"}`): an invalid file changes nothing; keys are read again.
 extension PolicyServer {
@@ -37,21 +34,9 @@ extension PolicyServer {
             log.warning("metrics and trace changes take effect at the next restart")
         }
         do {
-            if next.model != config.model || next.scheduler != config.scheduler || next.engine != config.engine
-                || next.limits.maxMessageBytes != config.limits.maxMessageBytes {
-                let full = try LoadedModel(directory: next.model, upToExit: nil, maxMessageBytes: next.limits.maxMessageBytes, threads: next.engine.threads)
-                var p = try BudgetPlanner(cost: full.policy.cost, calibration: full.bundle.calibration, budget: next.budget, scheduler: next.scheduler)
-                let loaded = p.loadedExits
-                let m = loaded == full.exits ? full : try LoadedModel(directory: next.model, upToExit: loaded, maxMessageBytes: next.limits.maxMessageBytes, threads: next.engine.threads)
-                p.deadlineGuard = next.model == config.model ? planner.deadlineGuard : p.deadlineGuard
-                if m.bundle.sha256 != model.bundle.sha256 {
-                    sessions.resetAll(makeState: m.policy.makeState)
-                    stats = ServingStats(exits: m.exits)
-                }
-                model = m
-                planner = p
-            } else {
-                try applyBudget(next.budget)
+            // The model, the budget and the session limits; nothing changes when it throws.
+            if case .budgetApplied(let loaded) = try core.reload(to: next.serving) {
+                logBudgetApplied(next.budget, loadedExits: loaded)
             }
         } catch {
             log.error("reload rejected, keeping the running config", metadata: ["reason": "\(reason)", "error": "\(error)"])
@@ -69,8 +54,6 @@ extension PolicyServer {
             authenticator.setPolicy(CurveAccess.policy(keys, log: log))
             CurveAccess.logLoaded(keys, log: log)
         }
-        sessions.maxSessions = next.limits.maxSessions
-        sessions.idleNanoseconds = UInt64(next.limits.sessionIdleS * 1e9)
         log.notice("config reloaded", metadata: ["reason": "\(reason)", "file": "\(file)"])
         return true
     }

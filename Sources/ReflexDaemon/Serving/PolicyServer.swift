@@ -1,13 +1,13 @@
 import Foundation
 import Logging
-import ReflexEngine
-import ReflexScheduler
+import ReflexServing
 import ZeroMQ
 
 /// The serving loop of `reflexd` (CONTRACT sections 5–7): one thread owns the three sockets and
-/// the engine. Each turn it drains the policy socket (pings, resets and errors are answered at
-/// once; steps queue, latest wins per robot), answers control commands, then runs the oldest
-/// queued step. Signals arrive as bytes on a pipe the poller watches.
+/// the serving core (which owns the engine). Each turn it hands the core what the policy socket
+/// received (pings, resets and errors are answered at once; steps queue, latest wins per robot),
+/// answers control commands, then has the core run the oldest queued step. Signals arrive as
+/// bytes on a pipe the poller watches.
 public final class PolicyServer {
     let log: Logger
     var config: DaemonConfig
@@ -16,13 +16,10 @@ public final class PolicyServer {
     let authenticator: ZAPAuthenticator?
     let signals: SignalMonitor
     let notifier: SystemdNotifier
-    var model: LoadedModel
-    var planner: BudgetPlanner
-    var sessions: SessionTable
-    var stats: ServingStats
+    let clock: MonotonicClock
+    /// Sessions, the queue, the model and its budget: what is decided, without the sockets.
+    let core: ServingCore
     let observability: ServingObservability
-    var queue = LatestWinsQueue<PendingStep>(robotOf: \.robot)
-    var paused = false
     var stopping = false
     var lastWatchdog: UInt64 = 0
     var lastHousekeeping: UInt64 = 0
@@ -34,14 +31,9 @@ public final class PolicyServer {
         log = logger
         self.signals = signals
         self.notifier = notifier
-        let probe = try LoadedModel(directory: config.model, upToExit: nil, maxMessageBytes: config.limits.maxMessageBytes, threads: config.engine.threads)
-        planner = try BudgetPlanner(cost: probe.policy.cost, calibration: probe.bundle.calibration,
-                                    budget: config.budget, scheduler: config.scheduler)
-        let loaded = planner.loadedExits
-        model = loaded == probe.exits ? probe
-            : try LoadedModel(directory: config.model, upToExit: loaded, maxMessageBytes: config.limits.maxMessageBytes, threads: config.engine.threads)
-        sessions = SessionTable(maxSessions: config.limits.maxSessions, idleSeconds: config.limits.sessionIdleS)
-        stats = ServingStats(exits: model.exits)
+        let clock = MonotonicClock()
+        self.clock = clock
+        let (model, planner) = try ServingCore.loadModel(config.serving)
 
         context = try ZMQContext()
         var curve: CurveServerKeys?
@@ -75,6 +67,9 @@ public final class PolicyServer {
             boundEndpoints[name] = (try? socket.lastEndpoint) ?? endpoint
         }
         observability = try ServingObservability(config: config, exits: model.exits, log: logger)
+        let outbox = DaemonOutbox(policySocket: policySocket, actionsSocket: actionsSocket, observability: observability, log: logger)
+        core = ServingCore(settings: config.serving, model: model, planner: planner, clock: clock,
+                           version: ReflexVersion.string, outbox: outbox)
     }
 
     // MARK: - The loop
@@ -85,6 +80,7 @@ public final class PolicyServer {
         _ = try poller.add(policySocket)
         _ = try poller.add(controlSocket)
         _ = poller.add(fileDescriptor: signals.fd)
+        let model = core.model
         log.info("serving", metadata: [
             "model": "\(model.bundle.manifest.name)", "sha256": "\(model.bundle.sha256.prefix(12))",
             "exits": "\(model.exits)", "loaded_exits": "\(model.policy.loadedExits)",
@@ -94,15 +90,23 @@ public final class PolicyServer {
         notifier.ready(status: statusLine)
         let watchdogMs = notifier.watchdogInterval.map { Int($0 * 1000) } ?? 1000
         while !stopping {
-            let timeout = queue.isEmpty ? min(watchdogMs, 250) : 0
+            let timeout = core.queue.isEmpty ? min(watchdogMs, 250) : 0
             let ready = try poller.poll(timeoutMs: timeout)
             if ready[2].contains(.readable) { handleSignals() }
-            if ready[0].contains(.readable) || !queue.isEmpty { drainPolicy() }
+            if ready[0].contains(.readable) || !core.queue.isEmpty { drainPolicy() }
             if ready[1].contains(.readable) { drainControl() }
-            if !queue.isEmpty { serve(queue.removeFirst()) }
+            core.serveNext()
             try housekeeping()
         }
         shutdown(poller: poller)
+    }
+
+    /// Hands every waiting request to the core (bounded, so a flood cannot starve the engine).
+    func drainPolicy() {
+        for _ in 0..<1024 {
+            guard let frames = (try? policySocket.tryReceiveMultipart()) ?? nil else { return }
+            core.receive(frames)
+        }
     }
 
     func handleSignals() {
@@ -123,14 +127,14 @@ public final class PolicyServer {
             log.critical("CURVE authentication stopped; exiting", metadata: ["reason": "\(failure)"])
             throw DaemonError(.authentication, "CURVE authentication stopped: \(failure)")
         }
-        let now = MonotonicClock.now()
+        let now = clock.now()
         if let interval = notifier.watchdogInterval, Double(now &- lastWatchdog) / 1e9 >= interval * 0.5 {
             notifier.watchdog()
             lastWatchdog = now
         }
         if now &- lastHousekeeping > 1_000_000_000 {
             lastHousekeeping = now
-            for robot in sessions.evictIdle(now: now) {
+            for robot in core.evictIdleSessions() {
                 log.info("session idle, dropped", metadata: ["robot": "\(robot)"])
                 observability.removeRobot(robot)
             }
@@ -140,6 +144,6 @@ public final class PolicyServer {
     }
 
     var statusLine: String {
-        "serving \(model.bundle.manifest.name): \(stats.steps) steps, \(sessions.count) sessions\(paused ? ", paused" : "")"
+        "serving \(core.model.bundle.manifest.name): \(core.stats.steps) steps, \(core.sessions.count) sessions\(core.paused ? ", paused" : "")"
     }
 }

@@ -1,5 +1,5 @@
 import Foundation
-import ReflexDaemon
+import ReflexServing
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -15,6 +15,7 @@ public struct ObservabilityCostBench {
     public let iterations: Int
     public let rounds: Int
     public let log: (String) -> Void
+    private let clock = MonotonicClock()
 
     public init(reflexd: String, bundle: String, iterations: Int, rounds: Int, log: @escaping (String) -> Void) {
         self.reflexd = reflexd; self.bundle = bundle; self.iterations = iterations; self.rounds = rounds; self.log = log
@@ -55,10 +56,10 @@ public struct ObservabilityCostBench {
             for which in (round % 2 == 0 ? [0, 1] : [1, 0]) {
                 var rtts: [Double] = []
                 for k in 0..<(iterations + 20) {
-                    let t0 = MonotonicClock.now()
+                    let t0 = clock.now()
                     try clients[which].send([header, image, state])
                     _ = try clients[which].receiveRaw()
-                    if k >= 20 { rtts.append(MonotonicClock.microseconds(from: t0, to: MonotonicClock.now())) }
+                    if k >= 20 { rtts.append(clock.microseconds(from: t0, to: clock.now())) }
                 }
                 medians[which] = LatencySummary(rtts).median
                 samples[which] += rtts

@@ -1,7 +1,7 @@
 import Foundation
-import ReflexDaemon
 import ReflexEngine
 import ReflexScheduler
+import ReflexServing
 
 /// `reflexctl bench scheduler`: replays recorded observations through the real engine and the
 /// scheduler under several budgets and modes — the serving loop's step without the sockets —
@@ -41,6 +41,7 @@ public struct SchedulerBench {
     let log: (String) -> Void
     /// Load the model only up to this exit (as a `memory_mb` cap would); nil: every exit.
     let upToExit: Int?
+    private let clock = MonotonicClock()
 
     public init(model: String, trace: Trace, threads: Int, log: @escaping (String) -> Void, upToExit: Int? = nil) {
         self.model = model; self.trace = trace; self.threads = threads; self.log = log; self.upToExit = upToExit
@@ -90,9 +91,9 @@ public struct SchedulerBench {
         var rec = m.policy.makeState()
         var samples: [Double] = []
         for i in 0..<min(200, trace.count) {
-            let t0 = MonotonicClock.now()
+            let t0 = clock.now()
             _ = try step(m, &planner, i, &rec, receipt: t0, deadlineUs: nil)
-            samples.append(MonotonicClock.microseconds(from: t0, to: MonotonicClock.now()))
+            samples.append(clock.microseconds(from: t0, to: clock.now()))
         }
         return LatencySummary(Array(samples.dropFirst(20))).median
     }
@@ -106,7 +107,7 @@ public struct SchedulerBench {
                 let obs = Observation(image: UnsafeRawBufferPointer(rebasing: img[(i * frame)..<((i + 1) * frame)]),
                                       state: UnsafeRawBufferPointer(rebasing: st[(i * 16)..<((i + 1) * 16)]), words: words)
                 return try BudgetedStep.run(model: m, planner: &planner, observation: obs, recurrent: &rec,
-                                            receipt: receipt, start: receipt, deadlineUs: deadlineUs)
+                                            receipt: receipt, start: receipt, deadlineUs: deadlineUs, clock: clock)
             }
         }
     }
@@ -126,9 +127,9 @@ public struct SchedulerBench {
             for i in 0..<trace.count {
                 let e = trace.float(trace.episodes, i) + Float(pass * 100_000)
                 if e != episode { rec.reset(); episode = e }
-                let t0 = MonotonicClock.now()
+                let t0 = clock.now()
                 let o = try step(m, &planner, i, &rec, receipt: t0, deadlineUs: s.deadlineMs.map { $0 * 1000 })
-                let us = MonotonicClock.microseconds(from: t0, to: MonotonicClock.now())
+                let us = clock.microseconds(from: t0, to: clock.now())
                 let out = m.output
                 histogram[out.exit - 1] += 1
                 reasons[o.reason.rawValue, default: 0] += 1

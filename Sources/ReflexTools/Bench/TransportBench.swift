@@ -1,5 +1,5 @@
 import Foundation
-import ReflexDaemon
+import ReflexServing
 import ReflexWire
 import ZeroMQ
 #if canImport(Glibc)
@@ -14,6 +14,7 @@ public struct TransportBench {
     public let bundle: String
     public let iterations: Int
     public let log: (String) -> Void
+    private let clock = MonotonicClock()
 
     public init(reflexd: String, bundle: String, iterations: Int, log: @escaping (String) -> Void) {
         self.reflexd = reflexd; self.bundle = bundle; self.iterations = iterations; self.log = log
@@ -36,19 +37,19 @@ public struct TransportBench {
         // Pre-encoded requests, as for the raw echo: only the daemon's own work is compared.
         var ping: [Double] = [], step: [Double] = [], infer: [Double] = [], overhead: [Double] = []
         for k in 0..<(iterations + 20) {
-            let t0 = MonotonicClock.now()
+            let t0 = clock.now()
             try client.send([pingHeader])
             _ = try client.receiveRaw()
-            let t1 = MonotonicClock.now()
+            let t1 = clock.now()
             try client.send([stepHeader, image, state])
             let reply = try client.receiveRaw()
-            let t2 = MonotonicClock.now()
+            let t2 = clock.now()
             let header = reply.count > 1 ? reply[1].bytes : []
             guard case .object(let o)? = try? WireJSON.parse(header), case .object(let timing)? = o["timing_us"],
                   case .number(let inf)? = timing["infer"] else { throw BenchError("step failed: \(String(decoding: header, as: UTF8.self))") }
             if k >= 20 {
-                ping.append(MonotonicClock.microseconds(from: t0, to: t1))
-                let rtt = MonotonicClock.microseconds(from: t1, to: t2)
+                ping.append(clock.microseconds(from: t0, to: t1))
+                let rtt = clock.microseconds(from: t1, to: t2)
                 step.append(rtt); infer.append(inf.double); overhead.append(rtt - inf.double)
             }
         }
@@ -82,10 +83,10 @@ public struct TransportBench {
         try dealer.connect(endpoint)
         var samples: [Double] = []
         for k in 0..<total {
-            let t0 = MonotonicClock.now()
+            let t0 = clock.now()
             try dealer.send([[]] + frames)
             _ = try dealer.receiveMultipart()
-            if k >= 20 { samples.append(MonotonicClock.microseconds(from: t0, to: MonotonicClock.now())) }
+            if k >= 20 { samples.append(clock.microseconds(from: t0, to: clock.now())) }
         }
         while !echo.isFinished { usleep(1000) }
         dealer.close(); router.close(); context.terminate()

@@ -1,4 +1,4 @@
-import ReflexDaemon
+import ReflexServing
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -16,7 +16,7 @@ struct FuzzTally {
         report = FuzzTargetReport(target: target, seed: seed)
         report.seedCount = seedCount
         startResident = Self.peakResidentBytes()
-        startNanoseconds = MonotonicClock.now()
+        startNanoseconds = MonotonicClock().now()
     }
 
     /// Records one input. `describe` is only called when the input is kept (a violation or the
@@ -47,7 +47,7 @@ struct FuzzTally {
     }
 
     mutating func finish() -> FuzzTargetReport {
-        report.elapsedSeconds = Double(MonotonicClock.now() &- startNanoseconds) / 1e9
+        report.elapsedSeconds = Double(MonotonicClock().now() &- startNanoseconds) / 1e9
         report.meanMicroseconds = report.inputs > 0 ? Double(totalNanoseconds) / 1e3 / Double(report.inputs) : 0
         report.peakResidentBytes = Self.peakResidentBytes()
         report.peakResidentGrowthBytes = max(0, report.peakResidentBytes - startResident)
@@ -81,11 +81,11 @@ struct FuzzTime {
 
     /// Times `body`.
     static func measure<Result>(_ body: () -> Result) -> (Result, FuzzTime) {
-        let wall = MonotonicClock.now()
+        let wall = MonotonicClock().now()
         let cpu = FuzzTally.threadCPUNanoseconds()
         let result = body()
         let cpuEnd = FuzzTally.threadCPUNanoseconds()
-        let wallEnd = MonotonicClock.now()
+        let wallEnd = MonotonicClock().now()
         return (result, FuzzTime(wallNanoseconds: wallEnd &- wall, cpuNanoseconds: cpuEnd &- cpu))
     }
 }

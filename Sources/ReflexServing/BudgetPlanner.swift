@@ -1,16 +1,16 @@
 import ReflexEngine
 import ReflexScheduler
 
-/// The scheduler, as the daemon uses it: the threshold controller (average budget, probes),
+/// The scheduler, as serving uses it: the threshold controller (average budget, probes),
 /// the deadline guard and the memory planner, built from the model's cost model and
 /// calibration data and a budget from the config or the control socket.
 package struct BudgetPlanner {
-    private(set) var controller: ThresholdController?
-    var deadlineGuard: DeadlineGuard
-    let memory: MemoryPlanner
-    private(set) var budget: BudgetConfig
-    let costs: [Double]
-    let configuration: ThresholdController.Configuration
+    package private(set) var controller: ThresholdController?
+    package var deadlineGuard: DeadlineGuard
+    package let memory: MemoryPlanner
+    package private(set) var budget: BudgetConfig
+    package let costs: [Double]
+    package let configuration: ThresholdController.Configuration
 
     package init(cost: CostModel, calibration: [[Float]], budget: BudgetConfig, scheduler: SchedulerConfig) throws {
         costs = cost.exitGFLOPs
@@ -41,11 +41,11 @@ package struct BudgetPlanner {
     }
 
     /// How many exits the memory cap allows to be loaded.
-    var loadedExits: Int { (try? memory.loadedExits(memoryMB: budget.memoryMB)) ?? costs.count }
+    package var loadedExits: Int { (try? memory.loadedExits(memoryMB: budget.memoryMB)) ?? costs.count }
 
     /// Checks and applies a new budget; returns the loaded depth it implies.
     @discardableResult
-    mutating func apply(_ newBudget: BudgetConfig) throws -> Int {
+    package mutating func apply(_ newBudget: BudgetConfig) throws -> Int {
         let b = try Self.schedulerBudget(newBudget)
         let loaded = try memory.loadedExits(memoryMB: newBudget.memoryMB)
         if var c = controller {
@@ -60,7 +60,7 @@ package struct BudgetPlanner {
 
     /// Thresholds for the next step and whether it runs as a probe (vetoed when the deadline
     /// leaves no room for a full-depth run).
-    mutating func plan(elapsedUs: Double, deadlineUs: Double?) -> (ExitThresholds, Bool) {
+    package mutating func plan(elapsedUs: Double, deadlineUs: Double?) -> (ExitThresholds, Bool) {
         guard var c = controller else { return (.fullDepth(exits: costs.count), false) }
         let p = c.plan()
         controller = c
@@ -72,16 +72,23 @@ package struct BudgetPlanner {
         return (p.thresholds, probe)
     }
 
-    mutating func observe(exit: Int, distances: ArraySlice<Float>, probe: Bool, gflops: Double) {
+    package mutating func observe(exit: Int, distances: ArraySlice<Float>, probe: Bool, gflops: Double) {
         controller?.observe(exit: exit, distances: Array(distances), probe: probe, gflops: gflops)
     }
 
     /// One entry per exit of the model (null past the loaded ones: they never answer).
-    var thresholds: [Double?] {
+    package var thresholds: [Double?] {
         let t = controller?.thresholds.reportable ?? ExitThresholds.fullDepth(exits: costs.count).reportable
         return t + Array(repeating: nil, count: max(0, costs.count - t.count))
     }
-    var meanGFLOPs: Double? { controller?.meanGFLOPs }
-    var meanFraction: Double? { controller?.meanFraction }
-    var windowSteps: Int { controller?.stepsInWindow ?? 0 }
+    /// The average target as a fraction of the full-depth cost (whichever way the budget says it).
+    package var targetFraction: Double {
+        switch budget.average {
+        case .fraction(let f): return f
+        case .gflops(let g): return g / costs[costs.count - 1]
+        }
+    }
+    package var meanGFLOPs: Double? { controller?.meanGFLOPs }
+    package var meanFraction: Double? { controller?.meanFraction }
+    package var windowSteps: Int { controller?.stepsInWindow ?? 0 }
 }

@@ -1,26 +1,27 @@
 import ReflexScheduler
+
 /// The counters `{"cmd":"stats"}` reports: real counts since start, and a window of latencies.
-struct ServingStats {
-    var steps = 0
-    var errors: [String: Int] = [:]
-    var exitHistogram: [Int]
-    var deadlineMisses = 0
-    var probes = 0
-    var reasons: [String: Int] = [:]
+package struct ServingStats {
+    package var steps = 0
+    package var errors: [String: Int] = [:]
+    package var exitHistogram: [Int]
+    package var deadlineMisses = 0
+    package var probes = 0
+    package var reasons: [String: Int] = [:]
     /// Latencies (receipt to reply, µs) of the last `latencyCapacity` steps.
     private var latencies: [Double] = []
     private var next = 0
-    let latencyCapacity: Int
+    package let latencyCapacity: Int
 
-    init(exits: Int, latencyCapacity: Int = 4096) {
+    package init(exits: Int, latencyCapacity: Int = 4096) {
         exitHistogram = Array(repeating: 0, count: exits)
         self.latencyCapacity = latencyCapacity
         latencies.reserveCapacity(latencyCapacity)
     }
 
-    mutating func countError(_ code: String) { errors[code, default: 0] += 1 }
+    package mutating func countError(_ code: String) { errors[code, default: 0] += 1 }
 
-    mutating func recordStep(exit: Int, reason: String, totalUs: Double, missed: Bool, probe: Bool) {
+    package mutating func recordStep(exit: Int, reason: String, totalUs: Double, missed: Bool, probe: Bool) {
         steps += 1
         exitHistogram[exit - 1] += 1
         reasons[reason, default: 0] += 1
@@ -31,7 +32,7 @@ struct ServingStats {
     }
 
     /// p50, p99 and max of the recent latencies, whole microseconds.
-    var latencySummary: [String: Int] {
+    package var latencySummary: [String: Int] {
         guard !latencies.isEmpty else { return ["p50": 0, "p99": 0, "max": 0] }
         let s = latencies.sorted()
         func q(_ p: Double) -> Int { Int(Quantile.nearestRank(s, p)!) }

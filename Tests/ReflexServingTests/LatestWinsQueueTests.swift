@@ -1,6 +1,6 @@
 import Testing
 
-@testable import ReflexDaemon
+@testable import ReflexServing
 
 /// The serving queue's order: oldest first, latest wins per robot without losing the robot's
 /// place in line, a cap on the whole queue, resets take a robot's steps out.

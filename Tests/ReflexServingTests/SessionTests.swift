@@ -1,7 +1,7 @@
 @testable import ReflexEngine
 import Testing
 
-@testable import ReflexDaemon
+@testable import ReflexServing
 
 @Suite struct SessionTests {
     /// A reload to a bundle with another vocabulary must not reuse the old model's word ids.

@@ -5,10 +5,10 @@ import ReflexWire
 /// step buffers, and the request decoder that knows its inputs.
 package final class LoadedModel {
     package let policy: MultiExitPolicy
-    let workspace: StepWorkspace
+    package let workspace: StepWorkspace
     package var output: StepOutput
-    let decoder: RequestDecoder
-    let directory: String
+    package let decoder: RequestDecoder
+    package let directory: String
 
     package init(directory: String, upToExit: Int?, maxMessageBytes: Int, threads: Int) throws {
         let bundle = try ModelBundle(directory: directory, upToExit: upToExit)

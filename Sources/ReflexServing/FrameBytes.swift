@@ -1,8 +1,9 @@
 import ReflexWire
+
 /// Several frames' bytes at once, for an observation with several cameras.
-enum FrameBytes {
+package enum FrameBytes {
     /// Calls `body` with the bytes of every frame, in order; the pointers are valid only during the call.
-    static func withUnsafeBytes<Result>(of frames: [any WireFrame], _ body: ([UnsafeRawBufferPointer]) throws -> Result) throws -> Result {
+    package static func withUnsafeBytes<Result>(of frames: [any WireFrame], _ body: ([UnsafeRawBufferPointer]) throws -> Result) throws -> Result {
         try nest(frames[...], [], body)
     }
 

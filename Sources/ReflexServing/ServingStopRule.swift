@@ -4,7 +4,7 @@ import ReflexWire
 
 /// The stop rule of one served step: the scheduler's thresholds, a full-depth probe, the
 /// deadline guard (fed with this step's segment latencies as they happen), the memory cap.
-struct DaemonStopRule: StopRule {
+struct ServingStopRule: StopRule {
     let thresholds: ExitThresholds
     let probe: Bool
     let deadlineUs: Double?
@@ -12,23 +12,25 @@ struct DaemonStopRule: StopRule {
     let receipt: UInt64
     let totalExits: Int
     var deadlineGuard: DeadlineGuard
+    let clock: any ServingClock
     private var lastMark: UInt64
     private(set) var reason: ExitReason = .last
 
     init(thresholds: ExitThresholds, probe: Bool, deadlineUs: Double?, receipt: UInt64, start: UInt64,
-         totalExits: Int, deadlineGuard: DeadlineGuard) {
+         totalExits: Int, deadlineGuard: DeadlineGuard, clock: any ServingClock) {
         self.thresholds = thresholds
         self.probe = probe
         self.deadlineUs = deadlineUs
         self.receipt = receipt
         self.totalExits = totalExits
         self.deadlineGuard = deadlineGuard
+        self.clock = clock
         lastMark = start
     }
 
     mutating func shouldStop(at p: ExitPoint) -> Bool {
-        let now = MonotonicClock.now()
-        deadlineGuard.record(segment: p.exit - 1, latencyUs: MonotonicClock.microseconds(from: lastMark, to: now))
+        let now = clock.now()
+        deadlineGuard.record(segment: p.exit - 1, latencyUs: clock.microseconds(from: lastMark, to: now))
         lastMark = now
         // The thresholds cover the loaded exits; the last one's is +∞ (it always stops), so it
         // says nothing about why a step ends there.
@@ -38,7 +40,7 @@ struct DaemonStopRule: StopRule {
             return true
         }
         if thresholdSays { reason = .threshold; return true }
-        let elapsed = MonotonicClock.microseconds(from: receipt, to: now)
+        let elapsed = clock.microseconds(from: receipt, to: now)
         if deadlineGuard.shouldStop(afterExit: p.exit, elapsedUs: elapsed, deadlineUs: deadlineUs) {
             reason = .deadline
             return true

@@ -6,26 +6,26 @@
 /// and the new one takes its last place. Removing the oldest and appending the new one instead
 /// would send a robot that sends faster than it is served to the back of the line every time,
 /// starving it behind robots that send slowly.
-struct LatestWinsQueue<Item> {
-    enum Outcome {
+package struct LatestWinsQueue<Item> {
+    package enum Outcome {
         case queued
         case superseded(Item)   // the robot's oldest step, now replaced
         case full               // the queue holds `capacity` steps already; nothing was queued
     }
 
-    private(set) var items: [Item] = []
-    let robotOf: (Item) -> String
+    package private(set) var items: [Item] = []
+    package let robotOf: (Item) -> String
 
-    init(robotOf: @escaping (Item) -> String) {
+    package init(robotOf: @escaping (Item) -> String) {
         self.robotOf = robotOf
     }
 
-    var isEmpty: Bool { items.isEmpty }
-    var count: Int { items.count }
+    package var isEmpty: Bool { items.isEmpty }
+    package var count: Int { items.count }
 
-    mutating func removeFirst() -> Item { items.removeFirst() }
+    package mutating func removeFirst() -> Item { items.removeFirst() }
 
-    mutating func push(_ item: Item, limit: Int, capacity: Int) -> Outcome {
+    package mutating func push(_ item: Item, limit: Int, capacity: Int) -> Outcome {
         let robot = robotOf(item)
         let mine = items.indices.filter { robotOf(items[$0]) == robot }
         if mine.count >= max(1, limit) {
@@ -40,11 +40,11 @@ struct LatestWinsQueue<Item> {
     }
 
     /// Takes every queued step of `robot` out (a reset voids them); returns them oldest first.
-    mutating func removeAll(robot: String) -> [Item] {
+    package mutating func removeAll(robot: String) -> [Item] {
         let mine = items.filter { robotOf($0) == robot }
         items.removeAll { robotOf($0) == robot }
         return mine
     }
 
-    func contains(robot: String) -> Bool { items.contains { robotOf($0) == robot } }
+    package func contains(robot: String) -> Bool { items.contains { robotOf($0) == robot } }
 }
