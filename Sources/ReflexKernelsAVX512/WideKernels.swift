@@ -181,3 +181,24 @@ extension WideKernels {
         }
     }
 }
+
+extension WideKernels {
+    /// The CPU's float32 multiply-add peak on one thread, measured: `steps` rounds of 12 independent
+    /// 16-lane fused multiply-adds (enough chains to cover the FMA latency on two ports), 2 FLOPs a
+    /// lane. Returns the FLOPs done; the caller times it. `seed` keeps the compiler from folding.
+    @inline(never)
+    public static func fmaPeakFLOPs(steps: Int, seed: Float) -> (flops: Double, checksum: Float) {
+        var a = (0..<12).map { SIMD16<Float>(repeating: seed + Float($0)) }
+        let m = SIMD16<Float>(repeating: 0.999999), c = SIMD16<Float>(repeating: 1e-7)
+        var a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3], a4 = a[4], a5 = a[5]
+        var a6 = a[6], a7 = a[7], a8 = a[8], a9 = a[9], a10 = a[10], a11 = a[11]
+        for _ in 0..<steps {
+            a0.addProduct(a0, m); a1.addProduct(a1, m); a2.addProduct(a2, m); a3.addProduct(a3, m)
+            a4.addProduct(a4, m); a5.addProduct(a5, m); a6.addProduct(a6, m); a7.addProduct(a7, m)
+            a8.addProduct(a8, m); a9.addProduct(a9, m); a10.addProduct(a10, m); a11.addProduct(a11, m)
+        }
+        a = [a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11]
+        let sum = a.reduce(SIMD16<Float>(), +) + c
+        return (Double(steps) * 12 * 16 * 2, sum.sum())
+    }
+}

@@ -146,8 +146,17 @@ struct GemmBenchCommand: ParsableCommand {
     func run() throws {
         let bench = GemmBench(iterations: iterations)
         // default: the shipped architecture (45 tokens, width 128, MLP 512); large: 74 tokens, width 512, MLP 2048.
-        let cases = bench.run(config: "default", shapes: GemmBench.blockShapes(tokens: 45, width: 128, mlp: 512))
+        let peak = GemmBench.fmaPeakGFLOPs()
+        var cases = bench.run(config: "default", shapes: GemmBench.blockShapes(tokens: 45, width: 128, mlp: 512))
             + bench.run(config: "large", shapes: GemmBench.blockShapes(tokens: 74, width: 512, mlp: 2048))
-        try printReport(cases, extra: ["benchmark": "gemm"], json: json, table: GemmBench.table(cases))
+        if let peak {
+            for i in cases.indices {
+                cases[i]["fma_peak_gflops"] = peak
+                cases[i]["f32_avx512_over_peak"] = (cases[i]["f32_avx512_gflops"] as? Double).map { $0 / peak }
+            }
+        }
+        let peakLine = peak.map { String(format: "one thread's float32 FMA peak (AVX-512, measured): %.1f GFLOP/s\n", $0) } ?? ""
+        try printReport(cases, extra: ["benchmark": "gemm", "fma_peak_gflops": peak ?? NSNull()], json: json,
+                        table: peakLine + GemmBench.table(cases))
     }
 }

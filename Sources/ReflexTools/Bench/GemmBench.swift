@@ -81,6 +81,21 @@ public struct GemmBench {
         }
     }
 
+    /// One thread's float32 FMA peak in GFLOP/s (WideKernels.fmaPeakFLOPs, median of `runs`), where
+    /// the CPU has AVX-512 (the width the engine then runs at); nil elsewhere.
+    public static func fmaPeakGFLOPs(runs: Int = 7) -> Double? {
+        guard reflex_cpu_has_avx512() != 0 else { return nil }
+        var samples: [Double] = []
+        for r in 0..<runs {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            let (flops, checksum) = WideKernels.fmaPeakFLOPs(steps: 20_000_000, seed: Float(r))
+            let t1 = DispatchTime.now().uptimeNanoseconds
+            if checksum.isNaN { return nil }     // never: keeps the loop's result alive
+            samples.append(flops / Double(t1 - t0))
+        }
+        return LatencySummary(samples).median
+    }
+
     public static func table(_ cases: [[String: Any]]) -> String {
         var s = "config     shape      M     N     K   sgemm_GF/s  f32_blkd_GF/s   int8_tiles_GF/s  int8_direct_GF/s  int8_blocked_GF/s  f32_packed_GF/s  f32_avx512  int8_avx512\n"
         for c in cases {
