@@ -1,0 +1,151 @@
+"""Which exit the scheduler chose at each step, against the phase of the task: do the hard moments
+(grasp, the start of transport) get the deep exits? Runs a few episodes through a reflexd of our
+own (one setting, default `avg-0.4-online`) exactly as the evaluation does (episodes.run_episode),
+records per step the exit, the reason, and the task phase, then draws one strip per episode.
+
+    python -m reflex_metaworld.phase_exits --model models/default --episodes 2 \\
+        --out docs/results/phase-exits
+
+Phase of a step, from the simulator's state after it (metres; Meta-World's `obs`) and the
+scripted expert's gripper command for that state (`action[3] > 0` closes):
+- approach: the object has not moved (< 1 cm from where it started) and the expert keeps the
+  gripper open;
+- grasp: the object has not moved and the expert closes the gripper;
+- transport: the object has moved >= 1 cm (carried, pushed or pulled);
+- release: the object has moved, the expert opens the gripper after having closed it.
+Writes OUT.jsonl (one record per step) and OUT.png; prints the mean exit per phase.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from reflex_client import ReflexClient
+
+from . import eval_settings as S
+from . import tasks as T
+from .episodes import REPLY_TIMEOUT_MS, Daemon, default_binary, inspect_model, run_episode
+from .rollout import Scene
+
+PHASES = ("approach", "grasp", "transport", "release")
+MOVED_M = 0.01
+DEFAULT_TASKS = "hammer-v3,assembly-v3,drawer-open-v3,button-press-topdown-v3"
+
+
+class PhaseTracker:
+    """The phase of each step of one episode (see the module docstring)."""
+
+    def __init__(self, expert, first_obs: np.ndarray):
+        self.expert, self.start, self.closed = expert, np.asarray(first_obs[4:7]).copy(), False
+
+    def phase(self, obs: np.ndarray) -> str:
+        closes = float(T.expert_action(self.expert, obs)[3]) > 0
+        moved = float(np.linalg.norm(np.asarray(obs[4:7]) - self.start)) >= MOVED_M
+        self.closed |= closes
+        if not moved:
+            return "grasp" if closes else "approach"
+        return "release" if (self.closed and not closes) else "transport"
+
+
+def run(args) -> tuple[list[dict], int]:
+    """(one record per step, the model's number of exits)."""
+    reflexd, reflexctl = default_binary("REFLEXD_BIN", "reflexd"), default_binary("REFLEXCTL_BIN", "reflexctl")
+    model = inspect_model(reflexctl, args.model)
+    setting = S.parse(args.setting, model.exits)
+    records: list[dict] = []
+    daemon = Daemon(reflexd, args.model, **setting.daemon_config(model))
+    daemon.start()
+    try:
+        with ReflexClient(daemon.policy, timeout_ms=REPLY_TIMEOUT_MS) as client:
+            for task in [t.strip() for t in args.tasks.split(",") if t.strip()]:
+                scene = Scene(task)
+                try:
+                    for episode in range(args.first_layout, args.first_layout + args.episodes):
+                        steps: list[dict] = []
+                        tracker: list[PhaseTracker] = []
+
+                        def hook(t, _image, _action, info, env_info, steps=steps, tracker=tracker, scene=scene):
+                            obs = scene.env._get_obs()
+                            if not tracker:     # the object's start: read after the first step, before it can move 1 cm
+                                tracker.append(PhaseTracker(scene.policy, obs))
+                            steps.append({"t": t, "exit": int(info["exit"]), "reason": info["reason"],
+                                          "phase": tracker[0].phase(obs),
+                                          "success": bool(env_info.get("success"))})
+
+                        result = run_episode(scene, client, f"phase-{task}", episode, setting, model, step_hook=hook)
+                        for s in steps:
+                            records.append({"task": task, "episode": episode, "setting": setting.name,
+                                            "episode_success": result["success"], **s})
+                        print(f"{task} layout {episode}: success {result['success']}, {result['steps']} steps, "
+                              f"mean exit {np.mean([s['exit'] for s in steps]):.2f}", flush=True)
+                finally:
+                    scene.close()
+    finally:
+        daemon.stop()
+    return records, model.exits
+
+
+def summary(records: list[dict]) -> dict:
+    """{phase: {"steps": n, "mean_exit": m}} over every recorded step."""
+    by = defaultdict(list)
+    for r in records:
+        by[r["phase"]].append(r["exit"])
+    return {p: {"steps": len(by[p]), "mean_exit": round(float(np.mean(by[p])), 3)} for p in PHASES if by[p]}
+
+
+def plot(records: list[dict], exits: int, path: Path, title: str) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
+
+    colours = {"approach": "#dbe9f6", "grasp": "#f9d5a7", "transport": "#cfe8cf", "release": "#e8d4ef"}
+    episodes = sorted({(r["task"], r["episode"]) for r in records})
+    fig, axes = plt.subplots(len(episodes), 1, figsize=(10, 1.5 * len(episodes) + 0.8), squeeze=False)
+    for ax, (task, ep) in zip(axes[:, 0], episodes):
+        steps = [r for r in records if r["task"] == task and r["episode"] == ep]
+        for r in steps:
+            ax.axvspan(r["t"] - 0.5, r["t"] + 0.5, color=colours[r["phase"]], lw=0)
+        ax.step([r["t"] for r in steps], [r["exit"] for r in steps], where="mid", color="black", lw=1)
+        ax.set_ylim(0.5, exits + 0.5)
+        ax.set_yticks(range(1, exits + 1))
+        ax.set_ylabel("exit")
+        ok = "success" if steps and steps[0]["episode_success"] else "failure"
+        ax.set_title(f"{task}, layout {ep} ({ok})", fontsize=9, loc="left")
+    axes[-1, 0].set_xlabel("step")
+    fig.legend(handles=[Patch(color=c, label=p) for p, c in colours.items()], loc="upper right", ncol=4, fontsize=8)
+    fig.suptitle(title, fontsize=10, x=0.01, ha="left")
+    fig.tight_layout(rect=(0, 0, 1, 0.95))
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", type=Path, default=Path("models/default"))
+    ap.add_argument("--tasks", default=DEFAULT_TASKS)
+    ap.add_argument("--episodes", type=int, default=2, help="per task")
+    ap.add_argument("--first-layout", type=int, default=0, help="first evaluation layout (MT1(task, 200))")
+    ap.add_argument("--setting", default="avg-0.4-online", help="an evaluation setting (eval_settings)")
+    ap.add_argument("--out", type=Path, default=Path("docs/results/phase-exits"), help="OUT.jsonl and OUT.png")
+    args = ap.parse_args(argv)
+    records, exits = run(args)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    with open(args.out.with_suffix(".jsonl"), "w") as f:
+        for r in records:
+            f.write(json.dumps(r) + "\n")
+    table = summary(records)
+    plot(records, exits, args.out.with_suffix(".png"),
+         f"{args.model} · {args.setting} · exit chosen per step (line) and task phase (colour)")
+    print(json.dumps({"setting": args.setting, "model": str(args.model), "mean_exit_by_phase": table}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
