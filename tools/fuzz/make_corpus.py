@@ -6,7 +6,7 @@
 
 Pure Python, no packages: every file is built byte by byte here, so the corpus is reproducible
 and each file's expected outcome sits next to the bytes that cause it. The corpus seeds
-`reflex fuzz` and is checked file by file by Tests/ReflexDaemonTests/FuzzTests.swift.
+`reflexctl fuzz` and is checked file by file by Tests/ReflexToolsTests/FuzzTests.swift.
 
 Wire files hold one multipart message as a ROUTER socket receives it (the routing identity
 first), framed as repeated [u32 little-endian length][bytes]. They are decoded against the
@@ -398,7 +398,7 @@ def readme(expected_wire, expected_cfg):
         "Written by `python3 tools/fuzz/make_corpus.py` (pure Python, deterministic; `--check` compares",
         "the committed files with what it would write). Do not edit the files by hand: change the script.",
         "`reflex fuzz` starts its mutations from these files (plus a few valid requests and",
-        "`etc/reflexd.yaml`), and `Tests/ReflexDaemonTests/FuzzTests.swift` checks that every file gets",
+        "`etc/reflexd.yaml`), and `Tests/ReflexToolsTests/FuzzTests.swift` checks that every file gets",
         "exactly the outcome listed here (the same list is in `expected.json`).",
         "",
         "## `wire/*.bin`: one multipart message per file",
