@@ -6,13 +6,13 @@ records per step the exit, the reason, and the task phase, then draws one strip 
     python -m reflex_metaworld.phase_exits --model models/default --episodes 2 \\
         --out docs/results/phase-exits
 
-Phase of a step, from the simulator's state after it (metres; Meta-World's `obs`) and the
-scripted expert's gripper command for that state (`action[3] > 0` closes):
-- approach: the object has not moved (< 1 cm from where it started) and the expert keeps the
-  gripper open;
-- grasp: the object has not moved and the expert closes the gripper;
-- transport: the object has moved >= 1 cm (carried, pushed or pulled);
-- release: the object has moved, the expert opens the gripper after having closed it.
+Phase of a step, from the simulator's state after it (metres; Meta-World's `obs`: hand obs[0:3],
+object obs[4:7]) and the scripted expert's gripper command for that state (`action[3] > 0` closes);
+"near": the hand within 6 cm of the object, "moved": the object >= 2 cm from where it started:
+- approach: not near, and not yet grasped and moved (reaching, with the gripper open or closed);
+- grasp: near, the object not moved, the expert closing the gripper (grasping, or pressing down);
+- transport: near and the object moved (carried, pushed or pulled);
+- release: after a grasp, the object moved, and the expert opens the gripper or the hand leaves.
 Writes OUT.jsonl (one record per step) and OUT.png; prints the mean exit per phase.
 """
 from __future__ import annotations
@@ -33,7 +33,7 @@ from .episodes import REPLY_TIMEOUT_MS, Daemon, default_binary, inspect_model, r
 from .rollout import Scene
 
 PHASES = ("approach", "grasp", "transport", "release")
-MOVED_M = 0.01
+NEAR_M, MOVED_M = 0.06, 0.02
 DEFAULT_TASKS = "hammer-v3,assembly-v3,drawer-open-v3,button-press-topdown-v3"
 
 
@@ -41,15 +41,21 @@ class PhaseTracker:
     """The phase of each step of one episode (see the module docstring)."""
 
     def __init__(self, expert, first_obs: np.ndarray):
-        self.expert, self.start, self.closed = expert, np.asarray(first_obs[4:7]).copy(), False
+        self.expert, self.start, self.grasped = expert, np.asarray(first_obs[4:7]).copy(), False
 
     def phase(self, obs: np.ndarray) -> str:
+        obs = np.asarray(obs)
         closes = float(T.expert_action(self.expert, obs)[3]) > 0
-        moved = float(np.linalg.norm(np.asarray(obs[4:7]) - self.start)) >= MOVED_M
-        self.closed |= closes
+        near = float(np.linalg.norm(obs[0:3] - obs[4:7])) < NEAR_M
+        moved = float(np.linalg.norm(obs[4:7] - self.start)) >= MOVED_M
         if not moved:
-            return "grasp" if closes else "approach"
-        return "release" if (self.closed and not closes) else "transport"
+            if near and closes:
+                self.grasped = True
+                return "grasp"
+            return "approach"
+        if near and (closes or not self.grasped):
+            return "transport"
+        return "release" if self.grasped else "approach"
 
 
 def run(args) -> tuple[list[dict], int]:
