@@ -1,4 +1,5 @@
 import COpenBLAS
+import ReflexKernelsAVX512
 
 /// The small kernels of the network, and the linear layers split across threads. The matrix
 /// products themselves are in MatrixProducts.swift; the elementwise work is written here with
@@ -74,9 +75,15 @@ package enum Kernels {
         return (s0 + s1) + (s2 + s3)
     }
 
-    /// GELU, tanh approximation, in place. Written as a plain scalar loop of selects and
-    /// arithmetic so that LLVM vectorises it (generic SIMD conversions would not be).
+    /// GELU, tanh approximation, in place: 16 lanes (`WideKernels.gelu`) where the CPU has
+    /// AVX-512, else `geluScalar`, a plain scalar loop of selects and arithmetic that LLVM
+    /// vectorises (generic SIMD conversions would not be).
     static func gelu(_ x: UnsafeMutablePointer<Float>, count: Int) {
+        if wide { WideKernels.gelu(x, count: count) } else { geluScalar(x, count: count) }
+    }
+
+    /// `gelu` as the plain loop (what runs without AVX-512; the wide kernel gives the same bits).
+    static func geluScalar(_ x: UnsafeMutablePointer<Float>, count: Int) {
         for i in 0..<count {
             let v = x[i]
             x[i] = 0.5 * v * (1 + tanh(0.7978845608028654 * (v + 0.044715 * v * v * v)))

@@ -68,4 +68,16 @@ struct WideKernelTests {
             #expect(out.data[i * d] == 0, "other heads' columns are untouched")
         }
     }
+
+    /// GELU at 16 lanes gives the plain loop's bits, across the tanh clamp (|x| > 7.9) and with a
+    /// count that leaves a partial vector.
+    @Test func geluGivesTheBitsOfThePlainLoop() {
+        let n = 16 * 9 + 7
+        let values = (0..<n).map { Float($0 - n / 2) * 0.137 }      // -10.9 ... 10.9
+        let wide = Tensor(shape: [n], values: values), narrow = Tensor(shape: [n], values: values)
+        WideKernels.gelu(wide.data, count: n)
+        Kernels.geluScalar(narrow.data, count: n)
+        #expect(wide.toArray() == narrow.toArray())
+        #expect(abs(narrow.data[n - 1] - values[n - 1]) < 1e-5 && abs(narrow.data[0]) < 1e-5, "GELU(x) = x far right, 0 far left")
+    }
 }
