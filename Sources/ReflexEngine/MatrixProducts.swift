@@ -152,28 +152,7 @@ extension Kernels {
         let full = cols.lowerBound + (cols.count / 16) * 16
         var j0 = cols.lowerBound
         while j0 < full {
-            var r0 = 0
-            while r0 < rows {
-                let rb = min(4, rows - r0)
-                let x0 = x + r0 * inDim, x1 = x0 + (rb > 1 ? inDim : 0), x2 = x0 + (rb > 2 ? 2 * inDim : 0), x3 = x0 + (rb > 3 ? 3 * inDim : 0)
-                var c0 = SIMD16<Float>(), c1 = SIMD16<Float>(), c2 = SIMD16<Float>(), c3 = SIMD16<Float>()
-                var p = UnsafeRawPointer(w.data + j0)
-                for k in 0..<inDim {
-                    let wf = p.loadUnaligned(as: SIMD16<Float>.self)
-                    c0.addProduct(SIMD16(repeating: x0[k]), wf); c1.addProduct(SIMD16(repeating: x1[k]), wf)
-                    c2.addProduct(SIMD16(repeating: x2[k]), wf); c3.addProduct(SIMD16(repeating: x3[k]), wf)
-                    p += 4 * out
-                }
-                @inline(__always) func store(_ c: SIMD16<Float>, _ r: Int) {
-                    let yr = UnsafeMutableRawPointer(y + (r0 + r) * out + j0)
-                    yr.storeBytes(of: yr.loadUnaligned(as: SIMD16<Float>.self) + c, as: SIMD16<Float>.self)
-                }
-                store(c0, 0)
-                if rb > 1 { store(c1, 1) }
-                if rb > 2 { store(c2, 2) }
-                if rb > 3 { store(c3, 3) }
-                r0 += 4
-            }
+            floatColumnBlock(x, rows: rows, inDim: inDim, UnsafeRawPointer(w.data + j0), kStride: 4 * out, out: out, col: j0, into: y)
             j0 += 16
         }
         if full < cols.upperBound {
@@ -199,30 +178,39 @@ extension Kernels {
                                            cols: Range<Int>, into y: UnsafeMutablePointer<Float>) {
         var j0 = cols.lowerBound
         while j0 < cols.upperBound {
-            let panel = UnsafeRawPointer(panels.data + (j0 / 16) * inDim * 16)
-            var r0 = 0
-            while r0 < rows {
-                let rb = min(4, rows - r0)
-                let x0 = x + r0 * inDim, x1 = x0 + (rb > 1 ? inDim : 0), x2 = x0 + (rb > 2 ? 2 * inDim : 0), x3 = x0 + (rb > 3 ? 3 * inDim : 0)
-                var c0 = SIMD16<Float>(), c1 = SIMD16<Float>(), c2 = SIMD16<Float>(), c3 = SIMD16<Float>()
-                var p = panel
-                for k in 0..<inDim {
-                    let wf = p.loadUnaligned(as: SIMD16<Float>.self)
-                    c0.addProduct(SIMD16(repeating: x0[k]), wf); c1.addProduct(SIMD16(repeating: x1[k]), wf)
-                    c2.addProduct(SIMD16(repeating: x2[k]), wf); c3.addProduct(SIMD16(repeating: x3[k]), wf)
-                    p += 64
-                }
-                @inline(__always) func store(_ c: SIMD16<Float>, _ r: Int) {
-                    let yr = UnsafeMutableRawPointer(y + (r0 + r) * out + j0)
-                    yr.storeBytes(of: yr.loadUnaligned(as: SIMD16<Float>.self) + c, as: SIMD16<Float>.self)
-                }
-                store(c0, 0)
-                if rb > 1 { store(c1, 1) }
-                if rb > 2 { store(c2, 2) }
-                if rb > 3 { store(c3, 3) }
-                r0 += 4
-            }
+            floatColumnBlock(x, rows: rows, inDim: inDim, UnsafeRawPointer(panels.data + (j0 / 16) * inDim * 16), kStride: 64,
+                             out: out, col: j0, into: y)
             j0 += 16
+        }
+    }
+
+    /// y[:, col ..< col + 16] += x @ W[:, col ..< col + 16], 4 rows × 16 columns of accumulators over
+    /// the whole K loop; the 16 weights of row k are at `weights + k · kStride` bytes (a row-major
+    /// matrix: 4 · out; a panel: 64). The kernel of `productFloatBlocked` and `productFloatPacked`.
+    @inline(__always)
+    static func floatColumnBlock(_ x: UnsafePointer<Float>, rows: Int, inDim: Int, _ weights: UnsafeRawPointer, kStride: Int,
+                                 out: Int, col j0: Int, into y: UnsafeMutablePointer<Float>) {
+        var r0 = 0
+        while r0 < rows {
+            let rb = min(4, rows - r0)
+            let x0 = x + r0 * inDim, x1 = x0 + (rb > 1 ? inDim : 0), x2 = x0 + (rb > 2 ? 2 * inDim : 0), x3 = x0 + (rb > 3 ? 3 * inDim : 0)
+            var c0 = SIMD16<Float>(), c1 = SIMD16<Float>(), c2 = SIMD16<Float>(), c3 = SIMD16<Float>()
+            var p = weights
+            for k in 0..<inDim {
+                let wf = p.loadUnaligned(as: SIMD16<Float>.self)
+                c0.addProduct(SIMD16(repeating: x0[k]), wf); c1.addProduct(SIMD16(repeating: x1[k]), wf)
+                c2.addProduct(SIMD16(repeating: x2[k]), wf); c3.addProduct(SIMD16(repeating: x3[k]), wf)
+                p += kStride
+            }
+            @inline(__always) func store(_ c: SIMD16<Float>, _ r: Int) {
+                let yr = UnsafeMutableRawPointer(y + (r0 + r) * out + j0)
+                yr.storeBytes(of: yr.loadUnaligned(as: SIMD16<Float>.self) + c, as: SIMD16<Float>.self)
+            }
+            store(c0, 0)
+            if rb > 1 { store(c1, 1) }
+            if rb > 2 { store(c2, 2) }
+            if rb > 3 { store(c3, 3) }
+            r0 += 4
         }
     }
 

@@ -29,10 +29,7 @@ public enum WideKernels {
             var r0 = 0
             while r0 < rows {
                 let rb = min(8, rows - r0)
-                let x0 = x + r0 * inDim
-                let x1 = x0 + (rb > 1 ? inDim : 0), x2 = x0 + (rb > 2 ? 2 * inDim : 0), x3 = x0 + (rb > 3 ? 3 * inDim : 0)
-                let x4 = x0 + (rb > 4 ? 4 * inDim : 0), x5 = x0 + (rb > 5 ? 5 * inDim : 0)
-                let x6 = x0 + (rb > 6 ? 6 * inDim : 0), x7 = x0 + (rb > 7 ? 7 * inDim : 0)
+                let (x0, x1, x2, x3, x4, x5, x6, x7) = inputRows(x, r0, rb, inDim)
                 var c0 = SIMD16<Float>(), c1 = SIMD16<Float>(), c2 = SIMD16<Float>(), c3 = SIMD16<Float>()
                 var c4 = SIMD16<Float>(), c5 = SIMD16<Float>(), c6 = SIMD16<Float>(), c7 = SIMD16<Float>()
                 var p = panel
@@ -44,10 +41,7 @@ public enum WideKernels {
                     c6.addProduct(SIMD16(repeating: x6[k]), w); c7.addProduct(SIMD16(repeating: x7[k]), w)
                     p += 64
                 }
-                store(c0, y, r0, 0, rb, out, j, nil); store(c1, y, r0, 1, rb, out, j, nil)
-                store(c2, y, r0, 2, rb, out, j, nil); store(c3, y, r0, 3, rb, out, j, nil)
-                store(c4, y, r0, 4, rb, out, j, nil); store(c5, y, r0, 5, rb, out, j, nil)
-                store(c6, y, r0, 6, rb, out, j, nil); store(c7, y, r0, 7, rb, out, j, nil)
+                storeBlock((c0, c1, c2, c3, c4, c5, c6, c7), y, r0, rb, out, j, nil)
                 r0 += 8
             }
             j += 16
@@ -64,10 +58,7 @@ public enum WideKernels {
         var r0 = 0
         while r0 < rows {
             let rb = min(8, rows - r0)
-            let x0 = x + r0 * inDim
-            let x1 = x0 + (rb > 1 ? inDim : 0), x2 = x0 + (rb > 2 ? 2 * inDim : 0), x3 = x0 + (rb > 3 ? 3 * inDim : 0)
-            let x4 = x0 + (rb > 4 ? 4 * inDim : 0), x5 = x0 + (rb > 5 ? 5 * inDim : 0)
-            let x6 = x0 + (rb > 6 ? 6 * inDim : 0), x7 = x0 + (rb > 7 ? 7 * inDim : 0)
+            let (x0, x1, x2, x3, x4, x5, x6, x7) = inputRows(x, r0, rb, inDim)
             var c0 = SIMD16<Float>(), c1 = SIMD16<Float>(), c2 = SIMD16<Float>(), c3 = SIMD16<Float>()
             var c4 = SIMD16<Float>(), c5 = SIMD16<Float>(), c6 = SIMD16<Float>(), c7 = SIMD16<Float>()
             var d0 = SIMD16<Float>(), d1 = SIMD16<Float>(), d2 = SIMD16<Float>(), d3 = SIMD16<Float>()
@@ -86,14 +77,8 @@ public enum WideKernels {
                 pa += 64
                 pb += 64
             }
-            store(c0, y, r0, 0, rb, out, j, nil); store(c1, y, r0, 1, rb, out, j, nil)
-            store(c2, y, r0, 2, rb, out, j, nil); store(c3, y, r0, 3, rb, out, j, nil)
-            store(c4, y, r0, 4, rb, out, j, nil); store(c5, y, r0, 5, rb, out, j, nil)
-            store(c6, y, r0, 6, rb, out, j, nil); store(c7, y, r0, 7, rb, out, j, nil)
-            store(d0, y, r0, 0, rb, out, j + 16, nil); store(d1, y, r0, 1, rb, out, j + 16, nil)
-            store(d2, y, r0, 2, rb, out, j + 16, nil); store(d3, y, r0, 3, rb, out, j + 16, nil)
-            store(d4, y, r0, 4, rb, out, j + 16, nil); store(d5, y, r0, 5, rb, out, j + 16, nil)
-            store(d6, y, r0, 6, rb, out, j + 16, nil); store(d7, y, r0, 7, rb, out, j + 16, nil)
+            storeBlock((c0, c1, c2, c3, c4, c5, c6, c7), y, r0, rb, out, j, nil)
+            storeBlock((d0, d1, d2, d3, d4, d5, d6, d7), y, r0, rb, out, j + 16, nil)
             r0 += 8
         }
     }
@@ -110,10 +95,7 @@ public enum WideKernels {
             var r0 = 0
             while r0 < rows {
                 let rb = min(8, rows - r0)
-                let x0 = x + r0 * inDim
-                let x1 = x0 + (rb > 1 ? inDim : 0), x2 = x0 + (rb > 2 ? 2 * inDim : 0), x3 = x0 + (rb > 3 ? 3 * inDim : 0)
-                let x4 = x0 + (rb > 4 ? 4 * inDim : 0), x5 = x0 + (rb > 5 ? 5 * inDim : 0)
-                let x6 = x0 + (rb > 6 ? 6 * inDim : 0), x7 = x0 + (rb > 7 ? 7 * inDim : 0)
+                let (x0, x1, x2, x3, x4, x5, x6, x7) = inputRows(x, r0, rb, inDim)
                 var c0 = SIMD16<Float>(), c1 = SIMD16<Float>(), c2 = SIMD16<Float>(), c3 = SIMD16<Float>()
                 var c4 = SIMD16<Float>(), c5 = SIMD16<Float>(), c6 = SIMD16<Float>(), c7 = SIMD16<Float>()
                 var p = q + j
@@ -126,10 +108,7 @@ public enum WideKernels {
                     c6.addProduct(SIMD16(repeating: x6[k]), w); c7.addProduct(SIMD16(repeating: x7[k]), w)
                     p += out
                 }
-                store(c0, y, r0, 0, rb, out, j, scale); store(c1, y, r0, 1, rb, out, j, scale)
-                store(c2, y, r0, 2, rb, out, j, scale); store(c3, y, r0, 3, rb, out, j, scale)
-                store(c4, y, r0, 4, rb, out, j, scale); store(c5, y, r0, 5, rb, out, j, scale)
-                store(c6, y, r0, 6, rb, out, j, scale); store(c7, y, r0, 7, rb, out, j, scale)
+                storeBlock((c0, c1, c2, c3, c4, c5, c6, c7), y, r0, rb, out, j, scale)
                 r0 += 8
             }
             j += 16
@@ -181,24 +160,39 @@ public enum WideKernels {
     }
 
     /// y[0 ..< out] += x[0 ..< inDim] @ W on 16-column panels (`panels`: [out / 16][inDim][16]):
-    /// one row (the head, the state token).
+    /// one row (the head, the state token); the AVX2 loop's k order, so its bits.
     @inline(never)
     public static func gemvPanels(_ x: UnsafePointer<Float>, inDim: Int, _ panels: UnsafePointer<Float>, out: Int,
                                   into y: UnsafeMutablePointer<Float>) {
         for p in 0..<(out / 16) {
-            var a0 = SIMD16<Float>(), a1 = SIMD16<Float>()
-            var w = UnsafeRawPointer(panels + p * inDim * 16)
-            var i = 0
-            while i + 1 < inDim {      // two chains: the sum's order differs from the AVX2 loop's in the last bits
-                a0.addProduct(SIMD16(repeating: x[i]), w.loadUnaligned(as: SIMD16<Float>.self))
-                a1.addProduct(SIMD16(repeating: x[i + 1]), (w + 64).loadUnaligned(as: SIMD16<Float>.self))
-                w += 128
-                i += 2
-            }
-            if i < inDim { a0.addProduct(SIMD16(repeating: x[i]), w.loadUnaligned(as: SIMD16<Float>.self)) }
+            var acc = SIMD16<Float>(), w = UnsafeRawPointer(panels + p * inDim * 16)
+            for i in 0..<inDim { acc.addProduct(SIMD16(repeating: x[i]), w.loadUnaligned(as: SIMD16<Float>.self)); w += 64 }
             let yp = UnsafeMutableRawPointer(y + 16 * p)
-            yp.storeBytes(of: yp.loadUnaligned(as: SIMD16<Float>.self) + (a0 + a1), as: SIMD16<Float>.self)
+            yp.storeBytes(of: yp.loadUnaligned(as: SIMD16<Float>.self) + acc, as: SIMD16<Float>.self)
         }
+    }
+
+    /// The 8 input rows of the block starting at row r0, `inDim` floats apart; rows past the
+    /// block's `rb` real ones repeat row r0 (their sums are computed and never stored).
+    @inline(__always)
+    static func inputRows(_ x: UnsafePointer<Float>, _ r0: Int, _ rb: Int, _ inDim: Int)
+        -> (UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>,
+            UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>) {
+        let x0 = x + r0 * inDim
+        return (x0, x0 + (rb > 1 ? inDim : 0), x0 + (rb > 2 ? 2 * inDim : 0), x0 + (rb > 3 ? 3 * inDim : 0),
+                x0 + (rb > 4 ? 4 * inDim : 0), x0 + (rb > 5 ? 5 * inDim : 0), x0 + (rb > 6 ? 6 * inDim : 0),
+                x0 + (rb > 7 ? 7 * inDim : 0))
+    }
+
+    /// y[r0 + r, j ..< j + 16] += c_r (· scale) for the block's `rb` real rows r.
+    @inline(__always)
+    static func storeBlock(_ c: (SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>,
+                                 SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>),
+                           _ y: UnsafeMutablePointer<Float>, _ r0: Int, _ rb: Int, _ out: Int, _ j: Int, _ scale: SIMD16<Float>?) {
+        store(c.0, y, r0, 0, rb, out, j, scale); store(c.1, y, r0, 1, rb, out, j, scale)
+        store(c.2, y, r0, 2, rb, out, j, scale); store(c.3, y, r0, 3, rb, out, j, scale)
+        store(c.4, y, r0, 4, rb, out, j, scale); store(c.5, y, r0, 5, rb, out, j, scale)
+        store(c.6, y, r0, 6, rb, out, j, scale); store(c.7, y, r0, 7, rb, out, j, scale)
     }
 
     /// y[r0 + r, j ..< j + 16] += c (· scale) when row r is one of the block's `rb` real rows.

@@ -80,4 +80,20 @@ struct WideKernelTests {
         #expect(wide.toArray() == narrow.toArray())
         #expect(abs(narrow.data[n - 1] - values[n - 1]) < 1e-5 && abs(narrow.data[0]) < 1e-5, "GELU(x) = x far right, 0 far left")
     }
+
+    /// The one-row product on panels sums over k in order with fused multiply-adds, as the AVX2
+    /// loop does: the same bits as a scalar fused multiply-add loop.
+    @Test func aRowProductOnPanelsSumsInTheAVX2Order() {
+        let k = 37, n = 48
+        let w = Tensor(shape: [k, n], values: (0..<(k * n)).map { Float(($0 * 29) % 31) / 15 - 1 })
+        let panels = Kernels.packPanels(w)
+        let x = (0..<k).map { Float(($0 * 13) % 17) / 8 - 1 }
+        let y = Tensor(shape: [n], values: (0..<n).map { Float($0 % 3) })
+        x.withUnsafeBufferPointer { WideKernels.gemvPanels($0.baseAddress!, inDim: k, panels.data, out: n, into: y.data) }
+        for j in 0..<n {
+            var acc: Float = 0
+            for i in 0..<k { acc = acc.addingProduct(x[i], w.data[i * n + j]) }
+            #expect(y.data[j] == Float(j % 3) + acc, "column \(j)")
+        }
+    }
 }
