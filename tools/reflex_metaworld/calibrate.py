@@ -32,7 +32,8 @@ def episode_features(net: ReflexNet, demos: Demos, e: int, chunk: int = 256) -> 
     out = []
     for s in range(sl.start, sl.stop, chunk):
         t = slice(s, min(s + chunk, sl.stop))
-        out.append(net.exit_features(demos.images[t], demos.states[t], demos.word_ids[t]))
+        out.append(net.exit_features([cam[t] for cam in demos.camera_images], demos.states[t],
+                                     demos.word_ids[t]))
     return torch.cat(out)
 
 
@@ -41,7 +42,7 @@ def run_episode(net: ReflexNet, features: torch.Tensor, commit: np.ndarray | Non
     """Head over one episode. features [L, E+1, d]. commit: [L] exits in 1 … E (random history),
     or None: forced, every exit i committing its own state (E parallel histories).
 
-    Returns (y [L, E+1, A] normalised outputs, distances [L, E] or None when forced). With
+    Returns (y [L, E+1, A] ([L, E+1, H, A] chunked) normalised outputs, distances [L, E] or None when forced). With
     commit None, y[:, i] for i ≥ 1 is exit i's output with exit i's own history and y[:, 0] is
     undefined (zeros)."""
     L, E1, _ = features.shape
@@ -51,7 +52,7 @@ def run_episode(net: ReflexNet, features: torch.Tensor, commit: np.ndarray | Non
         ys, dists = [], []
         for t in range(L):
             hs, cs = net.head.recur(features[t], h.expand(E1, -1, -1), c.expand(E1, -1, -1))
-            y = net.head.mlp(hs[:, -1])
+            y = net.head_output(hs[:, -1])
             a = net.denormalise(y)
             dists.append(net.distance(a[1:], a[:-1]))
             ys.append(y)
@@ -62,13 +63,14 @@ def run_episode(net: ReflexNet, features: torch.Tensor, commit: np.ndarray | Non
     ys = []
     for t in range(L):
         h, c = net.head.recur(features[t, 1:], h, c)
-        ys.append(net.head.mlp(h[:, -1]))
+        ys.append(net.head_output(h[:, -1]))
     y = torch.stack(ys)
     return torch.cat([torch.zeros_like(y[:, :1]), y], 1), None
 
 
 def huber(y: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Huber (delta 1) on normalised actions, mean over the action dims: [...]."""
+    """Huber (delta 1) on normalised actions, mean over the action dims: [...] (for a chunk, one
+    value per row: [..., H])."""
     return F.smooth_l1_loss(y, target.expand_as(y), reduction="none", beta=1.0).mean(-1)
 
 
@@ -91,18 +93,21 @@ def evaluate(net: ReflexNet, demos: Demos, episodes: list[int] | None = None, se
     for e in episodes:
         feats = episode_features(net, demos, e)
         target = net.normalise_action(demos.actions[demos.episode_slice(e)])[:, None]
+        # A chunk's rows count as one action of H·A values (rows past the episode's end repeat
+        # its last action, as the targets do).
+        flat = (lambda v: v.flatten(-2)) if target.dim() == 4 else (lambda v: v)
         commit = rng.integers(1, E + 1, len(feats))
         y, d = run_episode(net, feats, commit)
-        sums["rh"] += huber(y, target).sum(0).double()
-        sums["rm"] += (y - target).square().mean(-1).sum(0).double()
+        sums["rh"] += huber(flat(y), flat(target)).sum(0).double()
+        sums["rm"] += flat(y - target).square().mean(-1).sum(0).double()
         if calibration:
             distances.append(d)
         if forced:
             yf, _ = run_episode(net, feats, None)
-            sums["fh"] += huber(yf, target).sum(0).double()
-            sums["fm"] += (yf - target).square().mean(-1).sum(0).double()
+            sums["fh"] += huber(flat(yf), flat(target)).sum(0).double()
+            sums["fm"] += flat(yf - target).square().mean(-1).sum(0).double()
             raw = net.denormalise(yf) - demos.actions[demos.episode_slice(e)][:, None]
-            sums["fr"] += raw[..., list(net.criterion_dims)].square().mean(-1).sum(0).double()
+            sums["fr"] += flat(raw[..., list(net.criterion_dims)]).square().mean(-1).sum(0).double()
         n += len(feats)
     net.train(was_training)
     out = {"frames": n, "episodes": len(episodes),

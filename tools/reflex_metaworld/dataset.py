@@ -51,6 +51,18 @@ class Demos:
     aux: torch.Tensor | None = None      # [N, 9] object and goal positions (obs[4:7], obs[11:14],
                                          # obs[36:39]), metres: training-only targets, never inputs
     aux_valid: torch.Tensor | None = None  # [N] bool: the file had the full observation
+    extra_images: list = dataclasses.field(default_factory=list)  # per further camera: [N, h, w, C] uint8
+    action_valid: torch.Tensor | None = None  # [N, H] bool with chunk targets: row j is inside the episode
+    stride: int = 1                           # control periods between consecutive frames of an episode
+
+    @property
+    def camera_images(self) -> list[torch.Tensor]:
+        """Every camera's frames, in the model's input order."""
+        return [self.images, *self.extra_images]
+
+    @property
+    def chunk(self) -> int:
+        return 1 if self.actions.dim() == 2 else int(self.actions.shape[1])
 
     @property
     def frames(self) -> int:
@@ -79,10 +91,48 @@ def demo_path(directory: Path, task: str, split: str) -> Path:
     return Path(directory) / (f"{task}.npz" if split == "train" else f"{task}-{split}.npz")
 
 
+def chunk_targets(actions: np.ndarray, starts: np.ndarray, lengths: np.ndarray,
+                  chunk: int) -> tuple[np.ndarray, np.ndarray]:
+    """Action-chunk targets: row j of frame t is the action recorded j control periods later in
+    the same episode. actions [N, A] → ([N, H, A], valid [N, H] bool); past the episode's end
+    the last action repeats and valid is false (the loss leaves those rows out)."""
+    n, _ = actions.shape
+    t = np.arange(n)
+    end = np.zeros(n, np.int64)
+    for s, ln in zip(starts, lengths):
+        end[int(s):int(s + ln)] = s + ln
+    j = t[:, None] + np.arange(chunk)[None]
+    valid = j < end[:, None]
+    return actions[np.minimum(j, end[:, None] - 1)], valid
+
+
+def strided_order(starts: np.ndarray, lengths: np.ndarray, stride: int):
+    """Splits each episode into `stride` episodes of every stride-th frame (phase 0 … stride-1):
+    the model then sees the world once per `stride` control periods, as it does when a chunk is
+    asked for every `stride` periods. Returns (order [N]: old frame index per new position,
+    new starts, new lengths); every frame is kept exactly once."""
+    order, new_starts, new_lengths = [], [], []
+    pos = 0
+    for s, ln in zip(starts, lengths):
+        for phase in range(min(stride, int(ln))):
+            idx = np.arange(int(s) + phase, int(s + ln), stride)
+            order.append(idx)
+            new_starts.append(pos)
+            new_lengths.append(len(idx))
+            pos += len(idx)
+    return np.concatenate(order), np.array(new_starts, np.int64), np.array(new_lengths, np.int64)
+
+
 def load_split(directory: str | Path, split: str | Sequence[str], task_names: Sequence[str],
-               vocabulary: dict, instruction_tokens: int, max_episodes: int | None = None) -> Demos:
+               vocabulary: dict, instruction_tokens: int, max_episodes: int | None = None,
+               cameras: Sequence[str] = (), chunk: int = 1, stride: int = 1) -> Demos:
     """Loads `split` ('train' or 'val') of the given tasks. max_episodes: per task (None = all),
     applied to the first split only.
+
+    cameras: further cameras, each from `<task>[-<split>].<camera>.npz` (written by
+    `reflex_metaworld.add_camera`), in the model's input order after the first. chunk H > 1:
+    `actions` become chunk targets [N, H, A] with `action_valid` [N, H] (`chunk_targets`).
+    stride S > 1: every episode is split into S episodes of every S-th frame (`strided_order`).
 
     `split` may be a list: the splits are aggregated (e.g. ["train", "dagger1"]: the
     demonstrations and the learner's own expert-labelled rollouts, `<task>-dagger1.npz`, written
@@ -90,6 +140,7 @@ def load_split(directory: str | Path, split: str | Sequence[str], task_names: Se
     object and goal positions (training-only targets)."""
     splits = [split] if isinstance(split, str) else list(split)
     images, states, actions, words, aux, aux_valid = [], [], [], [], [], []
+    extra, action_valid = [[] for _ in cameras], []
     ep_start, ep_length, ep_task, instructions = [], [], [], []
     offset = 0
     for (k, name), sp in ((kn, sp) for kn in enumerate(task_names) for sp in splits):
@@ -102,15 +153,35 @@ def load_split(directory: str | Path, split: str | Sequence[str], task_names: Se
                 starts, lengths = starts[:max_episodes], lengths[:max_episodes]
             end = int(starts[-1] + lengths[-1])
             instruction = str(z["instruction"])
-            images.append(z["images"][:end])
-            states.append(z["states"][:end].astype(np.float32))
-            actions.append(z["actions"][:end].astype(np.float32))
+            act = z["actions"][:end].astype(np.float32)
+            valid = np.ones((end, 1), bool)
+            if chunk > 1:
+                act, valid = chunk_targets(act, starts, lengths, chunk)
+            order = None
+            if stride > 1:
+                order, starts, lengths = strided_order(starts, lengths, stride)
+
+            def take(a, order=order):
+                return a if order is None else a[order]
+            images.append(take(z["images"][:end]))
+            states.append(take(z["states"][:end].astype(np.float32)))
+            actions.append(take(act))
+            action_valid.append(take(valid))
             if "obs" in z.files:
-                aux.append(z["obs"][:end][:, list(T.LAYOUT_OBS_INDICES)].astype(np.float32))
+                aux.append(take(z["obs"][:end][:, list(T.LAYOUT_OBS_INDICES)].astype(np.float32)))
                 aux_valid.append(np.ones(end, bool))
             else:
                 aux.append(np.zeros((end, len(T.LAYOUT_OBS_INDICES)), np.float32))
                 aux_valid.append(np.zeros(end, bool))
+        for c, camera in enumerate(cameras):
+            cpath = path.with_name(path.name[: -len(".npz")] + f".{camera}.npz")
+            if not cpath.exists():
+                raise FileNotFoundError(f"{cpath}: missing camera images (run reflex_metaworld.add_camera "
+                                        f"--camera {camera})")
+            with np.load(cpath) as zc:
+                if len(zc["images"]) < end:
+                    raise ValueError(f"{cpath}: {len(zc['images'])} frames, {path} has {end}")
+                extra[c].append(take(zc["images"][:end]))
         if name in T.INSTRUCTIONS and instruction != T.INSTRUCTIONS[name]:
             raise ValueError(f"{path}: instruction {instruction!r} differs from tasks.py's "
                              f"{T.INSTRUCTIONS[name]!r}")
@@ -124,7 +195,10 @@ def load_split(directory: str | Path, split: str | Sequence[str], task_names: Se
         if sp == splits[0]:
             instructions.append(instruction)
         offset += end
-    return Demos(aux=torch.from_numpy(np.concatenate(aux)),
+    return Demos(extra_images=[torch.from_numpy(np.concatenate(e)) for e in extra],
+                 action_valid=torch.from_numpy(np.concatenate(action_valid)) if chunk > 1 else None,
+                 stride=int(stride),
+                 aux=torch.from_numpy(np.concatenate(aux)),
                  aux_valid=torch.from_numpy(np.concatenate(aux_valid)),
                  images=torch.from_numpy(np.concatenate(images)),
                  states=torch.from_numpy(np.concatenate(states)),
@@ -139,6 +213,8 @@ def normalisation(demos: Demos) -> tuple[dict, dict]:
     """(state_norm, action) for the manifest: mean/std over every training frame; the action's
     low/high are Meta-World's action space."""
     s, a = demos.states.double(), demos.actions.double()
+    if a.dim() == 3:      # chunk targets: row 0 is every frame's own action
+        a = a[:, 0]
     state_norm = {"mean": s.mean(0).tolist(), "std": s.std(0).clamp_min(STATE_STD_FLOOR).tolist()}
     A = a.shape[1]
     action = {"low": [T.ACTION_LOW] * A, "high": [T.ACTION_HIGH] * A,

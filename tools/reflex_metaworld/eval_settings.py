@@ -91,6 +91,7 @@ class ModelInfo:
     observation: dict
     inputs: tuple
     calibration_samples: int = 0       # budget settings below full depth need calibration data
+    chunk: int = 1                     # H: actions per reply (action.chunk)
 
     @property
     def exits(self) -> int:
@@ -125,7 +126,8 @@ class ModelInfo:
                    resident_bytes=tuple(int(e["resident_bytes"]) for e in exits),
                    observation=d.get("observation") or {}, inputs=tuple(
                        (i["name"], i["dtype"], tuple(i["shape"])) for i in d.get("inputs", [])),
-                   calibration_samples=int(d.get("calibration_samples") or 0))
+                   calibration_samples=int(d.get("calibration_samples") or 0),
+                   chunk=int((d.get("action") or {}).get("chunk", 1)))
 
 
 def default_names(exits: int) -> list[str]:

@@ -144,6 +144,17 @@ def parse_args(argv=None):
                     help="the cosine decay ends at --steps or when the time budget runs out, "
                          "whichever comes first (so a run cut by its budget still ends at the low LR; "
                          "not bit-reproducible across machines)")
+    ap.add_argument("--cameras", default="",
+                    help="further cameras after `image`, as INPUT=CAMERA[,…] (e.g. wrist_image=gripperPOV): "
+                         "the model input INPUT gets Meta-World camera CAMERA's frames from "
+                         "`<task>[-<split>].CAMERA.npz` (reflex_metaworld.add_camera)")
+    ap.add_argument("--chunk", type=int, default=1, help="H: actions per step (a format-2 bundle when > 1)")
+    ap.add_argument("--stride", type=int, default=1,
+                    help="control periods between the frames the model sees (ask for a chunk every STRIDE "
+                         "periods at run time); episodes are split into STRIDE phase-shifted episodes")
+    ap.add_argument("--criterion-actions", type=int, default=None,
+                    help="K: the exit criterion compares the first K actions of the chunk "
+                         "(default min(chunk, stride): the actions executed before the next chunk)")
     ap.add_argument("--device", default="cpu",
                     help="'cpu' (default) or e.g. 'cuda': training steps on that device, with the "
                          "training frames held there; evaluation, calibration and export on the CPU")
@@ -157,6 +168,7 @@ def parse_args(argv=None):
 # to train it in 85 minutes; the 6-block model costs half per frame. Width, heads, MLP, patches,
 # instruction tokens, pooling and head are the default's.
 TRAINED_ARCHITECTURE = {**DEFAULT_ARCHITECTURE, "blocks": 6, "exit_every": 1}
+CONTROL_PERIOD_S = 0.0125   # Meta-World's step: frame_skip 5 x timestep 0.0025 s (env.dt)
 
 
 def architecture_from(arg: str | None) -> dict:
@@ -201,14 +213,15 @@ class AuxHeads(torch.nn.Module):
 def forward_window(net: ReflexNet, image, state, word_ids, exits, rec_state):
     """`ReflexNet.forward_window` (the same computation, test_aux checks equality) that also
     returns every read's feature [B, Tt, E+1, d] for the auxiliary loss."""
-    B, Tt = image.shape[:2]
+    B, Tt = (image if isinstance(image, torch.Tensor) else image[0]).shape[:2]
     E1 = net.dims.E + 1
     if word_ids.dim() == 2:
         word_ids = word_ids[:, None].expand(B, Tt, word_ids.shape[-1])
     exits = torch.as_tensor(exits).long()
     if exits.dim() == 1:
         exits = exits[None].expand(B, Tt)
-    features = net.exit_features(image.flatten(0, 1), state.flatten(0, 1),
+    images = [image] if isinstance(image, torch.Tensor) else list(image)
+    features = net.exit_features([i.flatten(0, 1) for i in images], state.flatten(0, 1),
                                  word_ids.flatten(0, 1)).unflatten(0, (B, Tt))
     h, c = net.initial_state(B) if rec_state is None else rec_state
     last = []
@@ -219,7 +232,7 @@ def forward_window(net: ReflexNet, image, state, word_ids, exits, rec_state):
         last.append(hs[:, :, -1])
         pick = exits[:, t].view(B, 1, 1, 1).expand(B, 1, *hs.shape[2:])
         h, c = hs.gather(1, pick)[:, 0], cs.gather(1, pick)[:, 0]
-    return net.head.mlp(torch.stack(last, 1)), (h, c), features
+    return net.head_output(torch.stack(last, 1)), (h, c), features
 
 
 def make_optimizer(net: ReflexNet, args, aux: torch.nn.Module | None = None) -> torch.optim.Optimizer:
@@ -232,14 +245,67 @@ def make_optimizer(net: ReflexNet, args, aux: torch.nn.Module | None = None) -> 
                               {"params": plain, "weight_decay": 0.0}], lr=args.lr, betas=(0.9, 0.99))
 
 
-def observation(image_size: int, task_names: list[str], demos_manifest: dict | None) -> dict:
+def observation(image_size: int, task_names: list[str], demos_manifest: dict | None,
+                extra: list[tuple[str, str, int]] = (), stride: int = 1) -> dict:
+    """The bundle's `observation`; extra: further cameras as (input name, Meta-World camera,
+    image size), described under `cameras` beside the first (`camera`, input `image`); stride > 1:
+    the model was trained to be asked once every `stride` control periods (`request_every_periods`)."""
     obs = R.observation_spec(image_size, R.DEFAULT_CAMERA, task_names)
+    if extra:
+        obs["cameras"] = {"image": R.render_settings(image_size, R.DEFAULT_CAMERA),
+                          **{name: R.render_settings(size, camera) for name, camera, size in extra}}
+    if stride > 1:
+        obs["request_every_periods"] = int(stride)
+        obs["control_period_s"] = CONTROL_PERIOD_S
     if demos_manifest and demos_manifest.get("versions"):
         v = demos_manifest["versions"]   # the versions the demonstrations were made with
         obs["simulator_version"] = v.get("metaworld", obs["simulator_version"])
         obs["mujoco_version"] = v.get("mujoco", obs["mujoco_version"])
     obs["state_slice_meaning"] = "obs[0:4] of Meta-World's observation: hand x, y, z (m), gripper opening"
     return obs
+
+
+def parse_cameras(text: str) -> list[tuple[str, str]]:
+    """`wrist_image=gripperPOV,…` → [("wrist_image", "gripperPOV"), …] (input name, Meta-World camera)."""
+    out = []
+    for item in (i.strip() for i in text.split(",") if i.strip()):
+        name, sep, camera = item.partition("=")
+        if not sep or not name or not camera:
+            raise ValueError(f"--cameras: '{item}' is not INPUT=CAMERA")
+        out.append((name, camera))
+    return out
+
+
+def adapt_init(state: dict, net: ReflexNet) -> tuple[dict, list[str]]:
+    """A warm start's weights for a net with more cameras or a longer chunk than the source
+    (same architecture otherwise): the first camera's projection and every shared tensor are
+    copied; the new cameras' position rows keep the net's own initialisation; the head's output
+    layer is tiled H times (every row of the chunk starts as the source's one action).
+    Returns (state dict for `net`, notes on what was adapted)."""
+    own = net.state_dict()
+    out, notes = {}, []
+    dm = net.dims
+    for name, value in own.items():
+        src = state.get(name)
+        if src is None and name.startswith("patch_proj.0."):
+            src = state.get("patch_proj." + name.split(".", 2)[2])
+        if src is not None and src.shape == value.shape:
+            out[name] = src
+        elif name == "pos_embedding" and src is not None and src.shape[1] == value.shape[1]:
+            first = 1 + dm.L + dm.camera_patches(0)
+            merged = value.clone()
+            merged[:first] = src[:first]
+            if dm.pool == "readout":
+                merged[-1] = src[-1]
+            out[name] = merged
+            notes.append(f"pos_embedding: rows 0…{first - 1} copied, {value.shape[0] - src.shape[0]} new")
+        elif name.startswith("head.mlp.fc2.") and src is not None and value.shape[0] == src.shape[0] * dm.chunk:
+            out[name] = src.repeat(dm.chunk, *([1] * (src.dim() - 1)))
+            notes.append(f"{name}: tiled {dm.chunk} times")
+        else:
+            out[name] = value
+            notes.append(f"{name}: new")
+    return out, notes
 
 
 def load_init(path: Path) -> dict:
@@ -279,7 +345,7 @@ def main(argv=None) -> int:
         ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=False)
         saved = ckpt["args"]
         for key in ("seed", "steps", "batch", "window", "lr", "tasks", "max_episodes", "architecture",
-                    "task_weight", "aggregate"):
+                    "task_weight", "aggregate", "cameras", "chunk", "stride"):
             value = saved.get(key, "")      # checkpoints older than --task-weight lack it ('' then)
             if value != getattr(args, key):
                 log(f"resume: using the checkpoint's --{key.replace('_', '-')}={value!r} "
@@ -299,9 +365,13 @@ def main(argv=None) -> int:
     vocabulary = DS.build_vocabulary()
     t0 = time.time()
     train_splits = ["train"] + [s.strip() for s in args.aggregate.split(",") if s.strip()]
+    extra_cameras = parse_cameras(args.cameras)
+    if args.criterion_actions is None:
+        args.criterion_actions = min(args.chunk, args.stride)
+    shaping = {"cameras": [c for _, c in extra_cameras], "chunk": args.chunk, "stride": args.stride}
     train = DS.load_split(args.demos, train_splits, task_names, vocabulary, arch["instruction_tokens"],
-                          args.max_episodes)
-    val = DS.load_split(args.demos, "val", task_names, vocabulary, arch["instruction_tokens"])
+                          args.max_episodes, **shaping)
+    val = DS.load_split(args.demos, "val", task_names, vocabulary, arch["instruction_tokens"], **shaping)
     log(f"data: {train.frames} training frames in {train.episodes} episodes (splits "
         f"{'+'.join(train_splits)}; {int(train.aux_valid.sum())} with auxiliary targets), {val.frames} validation "
         f"frames in {val.episodes} episodes, {len(task_names)} tasks, images {train.image_shape}, "
@@ -322,8 +392,14 @@ def main(argv=None) -> int:
             state_norm, action = source["state_norm"], source["action"]
     log(f"state mean {fmt(state_norm['mean'])} std {fmt(state_norm['std'])}; "
         f"action mean {fmt(action['mean'])} std {fmt(action['std'])}")
-    net = ReflexNet(arch, train.image_shape, train.states.shape[1], train.actions.shape[1], vocabulary,
-                    state_norm=state_norm, action=action, criterion_dims=DEFAULT_CRITERION_DIMS)
+    extra_spec = [(name, camera, int(images.shape[1]))
+                  for (name, camera), images in zip(extra_cameras, train.extra_images)]
+    cameras = [("image", train.image_shape)] + [
+        (name, tuple(int(v) for v in images.shape[1:])) for (name, _), images in zip(extra_cameras, train.extra_images)]
+    net = ReflexNet(arch, None, train.states.shape[1], train.actions.shape[-1], vocabulary,
+                    state_norm=state_norm, action=action, criterion_dims=DEFAULT_CRITERION_DIMS,
+                    cameras=cameras, chunk=args.chunk, criterion_actions=args.criterion_actions,
+                    period_s=CONTROL_PERIOD_S if args.chunk > 1 else None)
     E = net.num_exits
     aux_heads, aux_norm = None, None
     if args.aux_weight > 0:
@@ -353,13 +429,18 @@ def main(argv=None) -> int:
         aux_mean, aux_std, frame_task = aux_mean.to(dev), aux_std.to(dev), frame_task.to(dev)
     if dev.type != "cpu":   # the training frames live on the device: no copies per step
         train = dataclasses.replace(train, **{k: getattr(train, k).to(dev) for k in
-                                              ("images", "states", "actions", "word_ids", "aux", "aux_valid")})
+                                              ("images", "states", "actions", "word_ids", "aux", "aux_valid")},
+                                    extra_images=[e.to(dev) for e in train.extra_images],
+                                    action_valid=None if train.action_valid is None else train.action_valid.to(dev))
     opt = make_optimizer(net, args, aux_heads)
     streams = DS.EpisodeStreams(train, args.batch, args.window, rng, parse_task_weight(args.task_weight))
     h, c = net.initial_state(args.batch)
     step, elapsed_before = 0, 0.0
     if init is not None:
-        net.load_state_dict(init["model"])
+        weights, notes = adapt_init(init["model"], net)
+        for note in notes:
+            log(f"warm start: {note}")
+        net.load_state_dict(weights)
         if aux_heads is not None and init.get("aux") is not None:
             aux_heads.load_state_dict(init["aux"])
         log(f"warm start from {args.init_from} (its step {init['step']}); new optimiser and schedule")
@@ -429,7 +510,7 @@ def main(argv=None) -> int:
                         {k: v.cpu() for k, v in aux_heads.state_dict().items()},
                         aux_norm=aux_norm)
         write_bundle(net, args.work / "bundle-latest", name=args.name + "-interim",
-                     observation=observation(train.image_shape[0], task_names, demos_manifest))
+                     observation=observation(train.image_shape[0], task_names, demos_manifest, extra_spec, args.stride))
 
     log(f"plan: {args.steps} steps of {args.batch}x{args.window} frames, budget {args.minutes:.0f} min "
         f"({args.reserve_minutes:.0f} reserved for evaluation and export), "
@@ -454,16 +535,20 @@ def main(argv=None) -> int:
         index, valid, reset = streams.next()
         flat = index.reshape(-1)
         B, W = index.shape
-        images = DS.random_shift(train.images[flat].reshape(B, W, *train.image_shape), args.pad, gen)
+        images = [DS.random_shift(cam[flat].reshape(B, W, *cam.shape[1:]), args.pad, gen)
+                  for cam in train.camera_images]
         states = train.states[flat].reshape(B, W, -1)
-        target = net.normalise_action(train.actions[flat].reshape(B, W, -1))
+        target = net.normalise_action(train.actions[flat].reshape(B, W, *train.actions.shape[1:]))
         words = train.word_ids[index[:, 0]]
         keep = (~reset).to(torch.float32).view(B, 1, 1).to(dev)
         exits = torch.randint(1, E + 1, (B, W), generator=gen).to(dev)
         valid = valid.to(dev)
         y, (h, c), feats = forward_window(net, images, states, words, exits, (h * keep, c * keep))
         h, c = h.detach(), c.detach()
-        per = C.huber(y, target[:, :, None])                       # [B, W, E+1]
+        per = C.huber(y, target[:, :, None])                       # [B, W, E+1] ([B, W, E+1, H] chunked)
+        if args.chunk > 1:     # mean over the chunk's rows inside the episode
+            rows = train.action_valid[flat].reshape(B, W, 1, -1).to(torch.float32)
+            per = (per * rows).sum(-1) / rows.sum(-1).clamp_min(1)
         mask = valid.to(torch.float32)[..., None]
         per_exit = (per * mask).sum((0, 1)) / mask.sum()
         loss = per_exit.mean()
@@ -526,7 +611,9 @@ def main(argv=None) -> int:
     if dev.type != "cpu":   # evaluation, calibration and export on the CPU
         net.cpu()
         train = dataclasses.replace(train, **{k: getattr(train, k).cpu() for k in
-                                              ("images", "states", "actions", "word_ids", "aux", "aux_valid")})
+                                              ("images", "states", "actions", "word_ids", "aux", "aux_valid")},
+                                    extra_images=[e.cpu() for e in train.extra_images],
+                                    action_valid=None if train.action_valid is None else train.action_valid.cpu())
 
     # -- final evaluation, calibration and export
     t_e = time.time()
@@ -556,7 +643,7 @@ def main(argv=None) -> int:
     q = torch.quantile(distances, torch.tensor([0.1, 0.5, 0.9]), dim=0)
     log(f"calibration: {distances.shape[0]} samples x {E} exits; median dist per exit [{fmt(q[1].tolist())}]")
 
-    obs = observation(train.image_shape[0], task_names, demos_manifest)
+    obs = observation(train.image_shape[0], task_names, demos_manifest, extra_spec, args.stride)
     new_score = float(np.mean(res_val["forced"]["huber"]))
     if args.keep_better and (args.out / "manifest.json").exists():
         old = json.loads((args.out / "manifest.json").read_text()).get("training", {})
@@ -597,8 +684,9 @@ def main(argv=None) -> int:
     back, _ = read_bundle(args.out)
     probe = slice(0, 4)
     with torch.no_grad():
-        a = net.eval().exit_features(val.images[probe], val.states[probe], val.word_ids[probe])
-        b = back.exit_features(val.images[probe], val.states[probe], val.word_ids[probe])
+        probe_images = [cam[probe] for cam in val.camera_images]
+        a = net.eval().exit_features(probe_images, val.states[probe], val.word_ids[probe])
+        b = back.exit_features(probe_images, val.states[probe], val.word_ids[probe])
     err = float((a - b).abs().max())
     size = sum(p.stat().st_size for p in args.out.iterdir()) / 1e6
     result = {"steps": step, "minutes": round(elapsed() / 60, 1), "stop": stop_reason,

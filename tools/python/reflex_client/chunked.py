@@ -47,6 +47,9 @@ class ChunkedPolicy(SocketOwner):
     overlap: "blend" — where a new chunk overlaps what remains of the previous plan, the action is
     (1 − blend_weight)·previous + blend_weight·new (ACT-style temporal ensembling: an exponential
     average across the chunks that planned that period); "replace" — the new chunk wins.
+    skip_stale: True (the default) skips a late chunk's first d actions, due in the d periods its
+    reply took; False executes the chunk from its first action however late it is (no delay
+    compensation: the baseline of the closed-loop delay experiment in docs/RESULTS.md).
     timeout_s: a request unanswered this long (by ``clock``) is given up: a TimeoutError is
     reported, and its reply, should it come later, is never applied (replies are matched by seq).
     retry_after_s: after an error or a timeout, no new request before this long.
@@ -54,7 +57,7 @@ class ChunkedPolicy(SocketOwner):
     """
 
     def __init__(self, endpoint, robot, instruction, hold_action, *, refill_at=2, overlap="blend",
-                 blend_weight=0.5, timeout_s=1.0, retry_after_s=0.1, clock=time.monotonic,
+                 blend_weight=0.5, skip_stale=True, timeout_s=1.0, retry_after_s=0.1, clock=time.monotonic,
                  deadline_ms=None, server_public_key=None, client_secret_key=None,
                  client_public_key=None, context=None):
         if overlap not in OVERLAPS:
@@ -66,6 +69,7 @@ class ChunkedPolicy(SocketOwner):
         self.robot, self.instruction, self.deadline_ms = robot, instruction, deadline_ms
         self.hold_action = np.array(hold_action, dtype=np.float32).reshape(-1)
         self.refill_at, self.overlap, self.blend_weight = refill_at, overlap, float(blend_weight)
+        self.skip_stale = bool(skip_stale)
         self.timeout_s, self.retry_after_s, self.clock = timeout_s, retry_after_s, clock
         # Counters, for the robot's own logs and for tests.
         self.ticks = 0              # control periods so far (calls of act)
@@ -94,6 +98,11 @@ class ChunkedPolicy(SocketOwner):
     def in_flight(self):
         """The seq of the request in flight, or None."""
         return None if self._in_flight is None else self._in_flight[0]
+
+    def reply_ready(self, timeout_ms=0):
+        """True when a reply can be read, waiting at most ``timeout_ms``. For simulations that
+        deliver replies at chosen periods (the delay experiment); a control loop never needs it."""
+        return bool(self._socket.poll(timeout_ms, zmq.POLLIN))
 
     @property
     def planned(self):
@@ -181,8 +190,9 @@ class ChunkedPolicy(SocketOwner):
 
     def _merge(self, chunk, seq, delay):
         """Applies a chunk whose observation was taken ``delay`` periods ago: its first ``delay``
-        actions were due in the past and are skipped; the rest overlaps what is planned."""
-        fresh = np.array(chunk[delay:], dtype=np.float32)
+        actions were due in the past and are skipped (unless skip_stale is off); the rest overlaps
+        what is planned."""
+        fresh = np.array(chunk[delay if self.skip_stale else 0:], dtype=np.float32)
         if not len(fresh):
             self.expired_chunks += 1
             return

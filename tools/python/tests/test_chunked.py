@@ -100,6 +100,18 @@ def test_a_chunk_that_arrives_after_d_periods_skips_its_first_d_actions(context)
     assert policy.starvations == 3 and policy.chunks == 1
 
 
+def test_without_skip_stale_a_late_chunk_runs_from_its_first_action(context):
+    daemon, policy, _ = make(context, refill_at=2, skip_stale=False)
+    policy.act(OBS)
+    request = daemon.take()
+    for _ in range(2):
+        policy.act(OBS)
+    daemon.answer(request, chunk(10))
+    assert policy.reply_ready(SAFETY_MS)
+    assert [policy.act(OBS).action[0] for _ in range(4)] == [10, 11, 12, 13]   # d = 3, nothing skipped
+    assert policy.starvations == 3 and policy.chunks == 1
+
+
 def test_refill_asks_when_fewer_than_refill_at_remain_and_one_request_is_in_flight(context):
     daemon, policy, _ = make(context, refill_at=3)
     policy.act(OBS)
