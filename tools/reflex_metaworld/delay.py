@@ -25,6 +25,10 @@ to be asked):
 The asynchronous modes need d ≥ 1 (a reply cannot arrive before the period its request was sent
 in ends); at d = 0 every mode is the synchronous loop.
 
+`--setting` runs the daemon under one of the closed-loop evaluation's settings other than the
+frozen ones (eval_settings.py: `full` by default, `exit-K`, `avg-0.4-online`, …), so the chunked
+model's depth/compute trade-off can be measured with the same executor.
+
 Held periods: periods in which the robot had no planned action (sync: its waits; async: the
 executor's starvations). Records (JSON lines, one per episode) are appended and resumed from.
 """
@@ -234,7 +238,7 @@ def run_async(scene: ChunkScene, context: zmq.Context, daemon_endpoint: str, cli
 
 
 def record_key(r: dict) -> tuple:
-    return (r["task"], r["mode"], int(r["delay"]), int(r["episode"]))
+    return (r.get("setting", "full"), r["task"], r["mode"], int(r["delay"]), int(r["episode"]))
 
 
 def load_records(paths: list[Path]) -> list[dict]:
@@ -263,7 +267,11 @@ def run(args) -> int:
             raise SystemExit(f"--modes: unknown mode {m!r} (one of {', '.join(MODES)})")
     args.records.parent.mkdir(parents=True, exist_ok=True)
     done = {record_key(r) for r in load_records([args.records])}
-    setting = S.parse("full", model.exits)
+    setting = S.parse(args.setting, model.exits)
+    if setting.kind == "frozen":
+        raise SystemExit("--setting: the frozen-image settings are not supported by the delay experiment")
+    if setting.kind == "budget" and model.calibration_samples == 0:
+        raise SystemExit(f"--setting {args.setting}: the bundle has no calibration data")
     cfg = setting.daemon_config(model)
     context = zmq.Context()
     t0 = time.time()
@@ -280,17 +288,17 @@ def run(args) -> int:
                 for delay, mode, e in itertools.product(delays, modes, range(args.episodes)):
                     if delay == 0 and mode != "sync":
                         continue       # d = 0: every mode is the synchronous loop
-                    key = (task, mode, delay, e)
+                    key = (setting.name, task, mode, delay, e)
                     if key in done:
                         continue
-                    robot = f"delay-{task}-{mode}-{delay}"
+                    robot = f"delay-{setting.name}-{task}-{mode}-{delay}"
                     t_e = time.time()
                     if mode == "sync":
                         r = run_sync(scene, client, robot, e, delay, every, model)
                     else:
                         r = run_async(scene, context, daemon.policy, client, robot, e, delay, every, chunk,
                                       mode == "async-skip-blend", model)
-                    r = {"task": task, "mode": mode, "delay": delay, "episode": e,
+                    r = {"setting": setting.name, "task": task, "mode": mode, "delay": delay, "episode": e,
                          "layout_index": e % len(scene.layouts), "chunk": chunk, "every": every,
                          "model_sha256": model.sha256, **r, "wall_s": round(time.time() - t_e, 3)}
                     with open(args.records, "a") as f:
@@ -305,32 +313,59 @@ def run(args) -> int:
 # --------------------------------------------------------------------------- the report
 
 def table(records: list[dict]) -> list[dict]:
-    """One row per (mode, delay): episodes, success rate, mean periods to success (successes
-    only), held periods per episode, expired chunks, mean exit; d = 0 rows are the synchronous
-    loop, shared by every mode."""
+    """One row per (setting, mode, delay): episodes, success rate, mean periods to success
+    (successes only), held periods per episode, expired chunks, mean exit and mean compute
+    fraction; d = 0 rows are the synchronous loop, shared by every mode."""
     rows = []
+    settings = list(dict.fromkeys(r.get("setting", "full") for r in records))
     delays = sorted({int(r["delay"]) for r in records})
-    for mode in MODES:
-        for d in delays:
-            sel = [r for r in records if int(r["delay"]) == d and (r["mode"] == mode or (d == 0 and r["mode"] == "sync"))]
-            if not sel:
-                continue
-            ok = [r for r in sel if r["success"]]
-            rows.append({"mode": mode, "delay": d, "episodes": len(sel),
-                         "success": round(100 * len(ok) / len(sel), 1),
-                         "periods_to_success": round(float(np.mean([r["first_success"] for r in ok])), 1) if ok else None,
-                         "held_per_episode": round(float(np.mean([r["held"] for r in sel])), 2),
-                         "expired_chunks": int(sum(r["expired"] for r in sel)),
-                         "mean_exit": round(float(np.mean([r["mean_exit"] for r in sel if r["mean_exit"]])), 3)})
+    for setting, mode, d in itertools.product(settings, MODES, delays):
+        sel = [r for r in records if r.get("setting", "full") == setting and int(r["delay"]) == d
+               and (r["mode"] == mode or (d == 0 and r["mode"] == "sync"))]
+        if not sel:
+            continue
+        ok = [r for r in sel if r["success"]]
+        rows.append({"setting": setting, "mode": mode, "delay": d, "episodes": len(sel),
+                     "success": round(100 * len(ok) / len(sel), 1),
+                     "periods_to_success": round(float(np.mean([r["first_success"] for r in ok])), 1) if ok else None,
+                     "held_per_episode": round(float(np.mean([r["held"] for r in sel])), 2),
+                     "expired_chunks": int(sum(r["expired"] for r in sel)),
+                     "mean_exit": round(float(np.mean([r["mean_exit"] for r in sel if r["mean_exit"]])), 3),
+                     "mean_fraction": round(float(np.mean([r["mean_fraction"] for r in sel if r["mean_fraction"]])), 4)})
     return rows
 
 
+def per_task(records: list[dict]) -> dict:
+    """{(setting, mode, delay): {task: (successes, episodes)}}, d = 0 under every mode."""
+    out: dict = {}
+    for r in records:
+        modes = MODES if int(r["delay"]) == 0 else (r["mode"],)
+        for mode in modes:
+            cell = out.setdefault((r.get("setting", "full"), mode, int(r["delay"])), {}).setdefault(r["task"], [0, 0])
+            cell[0] += bool(r["success"])
+            cell[1] += 1
+    return out
+
+
 def markdown(rows: list[dict]) -> str:
-    head = ("| mode | delay (periods) | episodes | success % | periods to success | held periods / episode "
-            "| expired chunks |\n|---|---|---|---|---|---|---|\n")
+    head = ("| setting | mode | delay (periods) | episodes | success % | periods to success "
+            "| held periods / episode | expired chunks | mean exit | compute fraction |\n"
+            "|---|---|---|---|---|---|---|---|---|---|\n")
     return head + "".join(
-        f"| {r['mode']} | {r['delay']} | {r['episodes']} | {r['success']:.1f} | {r['periods_to_success']} | "
-        f"{r['held_per_episode']:.2f} | {r['expired_chunks']} |\n" for r in rows)
+        f"| {r['setting']} | {r['mode']} | {r['delay']} | {r['episodes']} | {r['success']:.1f} | "
+        f"{r['periods_to_success']} | {r['held_per_episode']:.2f} | {r['expired_chunks']} | {r['mean_exit']} | "
+        f"{r['mean_fraction']} |\n" for r in rows)
+
+
+def markdown_tasks(records: list[dict]) -> str:
+    cells = per_task(records)
+    keys = [k for k in cells if k[2] > 0 or k[1] == "sync"]
+    tasks = [t for t in T.TASK_NAMES if any(t in cells[k] for k in keys)]
+    head = "| task | " + " | ".join(f"{s} {m} d={d}" for s, m, d in keys) + " |\n"
+    head += "|---|" + "---|" * len(keys) + "\n"
+    body = "".join(f"| {t} | " + " | ".join("{}/{}".format(*cells[k][t]) if t in cells[k] else "–" for k in keys)
+                   + " |\n" for t in tasks)
+    return head + body
 
 
 def plot(rows: list[dict], path: Path) -> None:
@@ -338,13 +373,14 @@ def plot(rows: list[dict], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(6, 4))
+    setting = rows[0]["setting"]
     for mode, marker in zip(MODES, "osD"):
-        pts = sorted((r["delay"], r["success"]) for r in rows if r["mode"] == mode)
+        pts = sorted((r["delay"], r["success"]) for r in rows if r["mode"] == mode and r["setting"] == setting)
         if pts:
             ax.plot(*zip(*pts), marker=marker, label=mode)
     ax.set_xlabel("inference delay (control periods of 12.5 ms)")
     ax.set_ylabel("success (%)")
-    ax.set_title("Chunked execution under inference delay (through reflexd)")
+    ax.set_title(f"Chunked execution under inference delay ({setting}, through reflexd)")
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
@@ -359,9 +395,9 @@ def report(paths: list[Path], out: Path) -> int:
     rows = table(records)
     out.mkdir(parents=True, exist_ok=True)
     (out / "table.json").write_text(json.dumps(rows, indent=2) + "\n")
-    (out / "table.md").write_text(markdown(rows))
+    (out / "table.md").write_text(markdown(rows) + "\n" + markdown_tasks(records))
     plot(rows, out / "delay.png")
-    print(markdown(rows))
+    print(markdown(rows) + "\n" + markdown_tasks(records))
     return 0
 
 
@@ -369,6 +405,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", type=Path, help="a chunked bundle (action.chunk > 1)")
     ap.add_argument("--tasks", default=",".join(T.TASK_NAMES))
+    ap.add_argument("--setting", default="full", help="the daemon's setting (eval_settings.py; not frozen-*)")
     ap.add_argument("--episodes", type=int, default=10, help="per task, mode and delay")
     ap.add_argument("--delays", default=",".join(map(str, DEFAULT_DELAYS)))
     ap.add_argument("--modes", default=",".join(MODES))

@@ -152,7 +152,13 @@ def test_delay_experiment_through_reflexd(tmp_path):
         assert recs[("async", d)]["held"] == d
     assert recs[("async-skip-blend", 2)]["requests"] > recs[("async", 2)]["requests"]   # no stale re-runs
     assert DL.main(argv) == 0 and len(DL.load_records([records])) == 7              # resumed: nothing redone
+    # the daemon under another setting: exit 1 forced by a memory cap, every chunk from exit 1
+    assert DL.main(argv[:-6] + ["--delays", "1", "--modes", "async-skip-blend", "--setting", "exit-1",
+                                "--max-periods", "12", "--records", str(records)]) == 0
+    forced = [r for r in DL.load_records([records]) if r["setting"] == "exit-1"]
+    assert len(forced) == 1 and forced[0]["mean_exit"] == 1.0 and forced[0]["mean_fraction"] < 1.0
     assert DL.main(["--report", str(records), "--out", str(tmp_path / "out")]) == 0
     rows = json.loads((tmp_path / "out" / "table.json").read_text())
-    assert {(r["mode"], r["delay"]) for r in rows} == {(m, d) for m in DL.MODES for d in (0, 1, 2)}
+    assert {(r["mode"], r["delay"]) for r in rows if r["setting"] == "full"} == {(m, d) for m in DL.MODES for d in (0, 1, 2)}
+    assert [(r["mode"], r["delay"]) for r in rows if r["setting"] == "exit-1"] == [("async-skip-blend", 1)]
     assert (tmp_path / "out" / "delay.png").stat().st_size > 1000
