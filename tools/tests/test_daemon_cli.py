@@ -59,6 +59,9 @@ def test_inspect_json():
 def test_inspect_human_and_bad_directory(tmp_path):
     result = run_reflex("inspect", FIXTURE)
     assert result.returncode == 0 and "tiny" in result.stdout
+    # how the inputs were made, every key of the manifest's `observation`, values as JSON
+    assert '\nobservation:\n  generator: "tools/reflex_model/make_fixtures.py"\n' in result.stdout
+    assert "\n  seed: 20241105\n" in result.stdout
     missing = run_reflex("inspect", tmp_path / "nothing")
     assert missing.returncode != 0 and missing.stderr.strip()
 

@@ -67,6 +67,22 @@ public struct BundleReport {
         return String(decoding: data, as: UTF8.self)
     }
 
+    /// The bundle's `observation` (how its inputs were made: simulator, cameras, image sizes, flip,
+    /// state fields, request period…), one line per key in key order, each value as compact JSON:
+    /// what a user must reproduce on the robot, printed in full.
+    var observationText: String {
+        guard case .object(let fields)? = bundle.manifest.observation else {
+            return "observation: not described (the bundle does not say how its inputs were made)\n"
+        }
+        var s = "observation:\n"
+        for key in fields.keys.sorted() {
+            let data = try! JSONSerialization.data(withJSONObject: fields[key]!.foundationObject,
+                                                   options: [.sortedKeys, .withoutEscapingSlashes, .fragmentsAllowed])
+            s += "  \(key): \(String(decoding: data, as: UTF8.self))\n"
+        }
+        return s
+    }
+
     public var text: String {
         let m = bundle.manifest, c = bundle.cost
         var s = "model \(m.name)  sha256 \(bundle.sha256.prefix(16))…\n"
@@ -77,6 +93,7 @@ public struct BundleReport {
         }
         s += "vocabulary: \(m.vocabulary.words.count) words, \(m.architecture.instructionTokens) instruction tokens\n"
         s += "calibration: \(bundle.calibration.count) samples\n"
+        s += observationText
         let stored = bundle.storedDTypes.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
         s += "weights: matrices held as \(matrixDType)\(matrixDType == "float32" ? "" : " (per-output-column float32 scales)"); stored: \(stored) tensors\n"
         let f32 = float32ResidentBytes
