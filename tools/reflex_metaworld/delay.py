@@ -369,20 +369,24 @@ def markdown_tasks(records: list[dict]) -> str:
 
 
 def plot(rows: list[dict], path: Path) -> None:
+    """Success and periods to success against the delay, one line per mode (the first setting)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(6, 4))
     setting = rows[0]["setting"]
-    for mode, marker in zip(MODES, "osD"):
-        pts = sorted((r["delay"], r["success"]) for r in rows if r["mode"] == mode and r["setting"] == setting)
-        if pts:
-            ax.plot(*zip(*pts), marker=marker, label=mode)
-    ax.set_xlabel("inference delay (control periods of 12.5 ms)")
-    ax.set_ylabel("success (%)")
-    ax.set_title(f"Chunked execution under inference delay ({setting}, through reflexd)")
-    ax.grid(alpha=0.3)
-    ax.legend()
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for key, ax, label in (("success", axes[0], "success (%)"),
+                           ("periods_to_success", axes[1], "periods to success (successful episodes)")):
+        for mode, marker in zip(MODES, "osD"):
+            pts = sorted((r["delay"], r[key]) for r in rows
+                         if r["mode"] == mode and r["setting"] == setting and r[key] is not None)
+            if pts:
+                ax.plot(*zip(*pts), marker=marker, label=mode)
+        ax.set_xlabel("inference delay (control periods of 12.5 ms)")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.suptitle(f"Chunked execution under inference delay ({setting} depth, every request through reflexd)")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
