@@ -385,7 +385,8 @@ def plot(rows: list[dict], path: Path) -> None:
         ax.set_xlabel("inference delay (control periods of 12.5 ms)")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
-        ax.legend()
+        if ax.get_lines():
+            ax.legend()
     fig.suptitle(f"Chunked execution under inference delay ({setting} depth, every request through reflexd)")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
