@@ -345,8 +345,9 @@ def main(argv=None) -> int:
         ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=False)
         saved = ckpt["args"]
         for key in ("seed", "steps", "batch", "window", "lr", "tasks", "max_episodes", "architecture",
-                    "task_weight", "aggregate", "cameras", "chunk", "stride"):
-            value = saved.get(key, "")      # checkpoints older than --task-weight lack it ('' then)
+                    "task_weight", "aggregate", "cameras", "chunk", "stride", "criterion_actions"):
+            # checkpoints older than an option lack it: the value that option's absence meant
+            value = saved.get(key, {"chunk": 1, "stride": 1, "criterion_actions": None}.get(key, ""))
             if value != getattr(args, key):
                 log(f"resume: using the checkpoint's --{key.replace('_', '-')}={value!r} "
                     f"(not {getattr(args, key)!r})")

@@ -162,3 +162,23 @@ def test_delay_experiment_through_reflexd(tmp_path):
     assert {(r["mode"], r["delay"]) for r in rows if r["setting"] == "full"} == {(m, d) for m in DL.MODES for d in (0, 1, 2)}
     assert [(r["mode"], r["delay"]) for r in rows if r["setting"] == "exit-1"] == [("async-skip-blend", 1)]
     assert (tmp_path / "out" / "delay.png").stat().st_size > 1000
+
+
+def test_a_chunked_run_resumes_with_its_shape_and_an_older_checkpoint_resumes_as_one_action(two_camera_demos, tmp_path):
+    d = two_camera_demos
+    shaped = ("--cameras", "wrist_image=wrist", "--chunk", "4", "--stride", "2")
+    assert TR.main(train_args(d, tmp_path / "a", "--steps", "6", "--stop-after", "3", *shaped)) == 0
+    # resumed without the shape options: the checkpoint's shape is used, the export is chunked
+    assert TR.main(train_args(d, tmp_path / "a", "--steps", "6", "--resume")) == 0
+    _, manifest = read_bundle(tmp_path / "a" / "bundle")
+    assert manifest["action"]["chunk"] == 4 and len(manifest["inputs"]) == 3
+    # a checkpoint written before these options existed resumes as the one-camera, one-action run it was
+    assert TR.main(train_args(d, tmp_path / "b", "--steps", "6", "--stop-after", "3")) == 0
+    ckpt_path = tmp_path / "b" / "work" / "ckpt.pt"
+    ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+    for key in ("cameras", "chunk", "stride", "criterion_actions"):
+        del ckpt["args"][key]
+    torch.save(ckpt, ckpt_path)
+    assert TR.main(train_args(d, tmp_path / "b", "--steps", "6", "--resume", *shaped)) == 0
+    _, manifest = read_bundle(tmp_path / "b" / "bundle")
+    assert "chunk" not in manifest["action"] and [i["name"] for i in manifest["inputs"]] == ["image", "state"]
