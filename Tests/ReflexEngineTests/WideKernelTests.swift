@@ -10,15 +10,18 @@ import Testing
 @Suite(.enabled(if: reflex_cpu_has_avx512() != 0, "this CPU has no AVX-512: the wide kernels never run here"))
 struct WideKernelTests {
     static let rowCounts = [1, 3, 8, 13, 45]
+    /// More partial last blocks (2 and 4 rows) and the large configuration's 74 tokens.
+    static let tailRowCounts = [2, 4, 10, 12, 74]
 
     @Test func theEngineDispatchesToTheWideKernelsHere() {
         // this suite runs only where the CPU has AVX-512; REFLEX_KERNELS=avx2 is not set by the tests
         #expect(Kernels.kernelISA == (ProcessInfo.processInfo.environment["REFLEX_KERNELS"] == "avx2" ? "avx2" : "avx512"))
     }
 
-    @Test(arguments: rowCounts)
-    func floatPanelsGiveTheBitsOfTheAVX2Kernel(rows: Int) {
-        let k = 37, n = 64, cols = 16..<64
+    @Test(arguments: rowCounts + tailRowCounts, [64, 176])
+    func floatPanelsGiveTheBitsOfTheAVX2Kernel(rows: Int, n: Int) {
+        // n = 176: columns 16 ..< 176 are five panel pairs (32 columns each), n = 64 one pair and one single panel
+        let k = 37, cols = 16..<n
         let w = Tensor(shape: [k, n], values: (0..<(k * n)).map { Float(($0 * 29) % 31) / 15 - 1 })
         let panels = Kernels.packPanels(w)
         let x = Tensor(shape: [rows, k], values: (0..<(rows * k)).map { Float(($0 * 13) % 17) / 8 - 1 })
