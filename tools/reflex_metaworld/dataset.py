@@ -53,16 +53,11 @@ class Demos:
     aux_valid: torch.Tensor | None = None  # [N] bool: the file had the full observation
     extra_images: list = dataclasses.field(default_factory=list)  # per further camera: [N, h, w, C] uint8
     action_valid: torch.Tensor | None = None  # [N, H] bool with chunk targets: row j is inside the episode
-    stride: int = 1                           # control periods between consecutive frames of an episode
 
     @property
     def camera_images(self) -> list[torch.Tensor]:
         """Every camera's frames, in the model's input order."""
         return [self.images, *self.extra_images]
-
-    @property
-    def chunk(self) -> int:
-        return 1 if self.actions.dim() == 2 else int(self.actions.shape[1])
 
     @property
     def frames(self) -> int:
@@ -197,7 +192,6 @@ def load_split(directory: str | Path, split: str | Sequence[str], task_names: Se
         offset += end
     return Demos(extra_images=[torch.from_numpy(np.concatenate(e)) for e in extra],
                  action_valid=torch.from_numpy(np.concatenate(action_valid)) if chunk > 1 else None,
-                 stride=int(stride),
                  aux=torch.from_numpy(np.concatenate(aux)),
                  aux_valid=torch.from_numpy(np.concatenate(aux_valid)),
                  images=torch.from_numpy(np.concatenate(images)),
