@@ -176,8 +176,8 @@ def run_sync(scene: ChunkScene, client: ReflexClient, robot: str, episode: int, 
     obs = scene.reset(episode)
     client.reset(robot)
     period, held, last, infos = 0, 0, None, []
-    first_success = None
-    while period < scene.max_periods and first_success is None:
+    first_success, truncated = None, False
+    while period < scene.max_periods and first_success is None and not truncated:
         chunk, info = client.step(robot, scene.spec.instruction, tensors=scene.observe(obs))
         infos.append(info)
         chunk = chunk.reshape(-1, T.ACTION_DIM)
@@ -189,7 +189,8 @@ def run_sync(scene: ChunkScene, client: ReflexClient, robot: str, episode: int, 
             last = action if i >= delay else last
             if env_info.get("success"):
                 first_success = period
-            if first_success is not None or trunc or period >= scene.max_periods:
+            truncated = bool(trunc)
+            if first_success is not None or truncated or period >= scene.max_periods:
                 break
     return {"success": first_success is not None, "first_success": first_success, "periods": period,
             "held": held, "chunks": len(infos), "expired": 0, **_summary(infos, model)}
@@ -250,8 +251,8 @@ def load_records(paths: list[Path]) -> list[dict]:
 
 
 def run(args) -> int:
-    reflexd = EP.default_binary("REFLEXD", "reflexd")
-    reflexctl = EP.default_binary("REFLEXCTL", "reflexctl")
+    reflexd = EP.default_binary("REFLEXD_BIN", "reflexd")
+    reflexctl = EP.default_binary("REFLEXCTL_BIN", "reflexctl")
     model = EP.inspect_model(reflexctl, args.model)
     every = int(model.observation.get("request_every_periods", 1))
     chunk = model.chunk
