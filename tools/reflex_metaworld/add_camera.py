@@ -28,16 +28,12 @@ from pathlib import Path
 
 import numpy as np
 
+from . import dataset as DS
 from . import render as R
 from . import tasks as T
 
 DEFAULT_CAMERA = "gripperPOV"   # a camera on the gripper, looking down past the fingers
 DEFAULT_SIZE = 64
-
-
-def camera_path(demo_file: Path, camera: str) -> Path:
-    """`<task>[-<split>].npz` → `<task>[-<split>].<camera>.npz` in the same folder."""
-    return demo_file.with_name(demo_file.name[: -len(".npz")] + f".{camera}.npz")
 
 
 def replay_file(demo_file: Path, task: str, camera: str, image_size: int, tolerance: float,
@@ -89,12 +85,11 @@ def main(argv=None) -> int:
     ap.add_argument("--tolerance", type=float, default=1e-4, help="metres")
     ap.add_argument("--force", action="store_true")
     args = ap.parse_args(argv)
-    from .dataset import demo_path
     for task in [t for t in args.tasks.split(",") if t]:
         env = None
         for split in [s for s in args.splits.split(",") if s]:
-            src = demo_path(args.demos, task, split)
-            out = camera_path(src, args.camera)
+            src = DS.demo_path(args.demos, task, split)
+            out = DS.camera_path(src, args.camera)
             if not src.exists():
                 print(f"[add_camera] {src}: missing, skipped", flush=True)
                 continue

@@ -86,6 +86,12 @@ def demo_path(directory: Path, task: str, split: str) -> Path:
     return Path(directory) / (f"{task}.npz" if split == "train" else f"{task}-{split}.npz")
 
 
+def camera_path(demo_file: Path, camera: str) -> Path:
+    """A further camera's frames for a demonstration file: `<task>[-<split>].npz` →
+    `<task>[-<split>].<camera>.npz` in the same folder (written by `reflex_metaworld.add_camera`)."""
+    return demo_file.with_name(demo_file.name[: -len(".npz")] + f".{camera}.npz")
+
+
 def chunk_targets(actions: np.ndarray, starts: np.ndarray, lengths: np.ndarray,
                   chunk: int) -> tuple[np.ndarray, np.ndarray]:
     """Action-chunk targets: row j of frame t is the action recorded j control periods later in
@@ -169,7 +175,7 @@ def load_split(directory: str | Path, split: str | Sequence[str], task_names: Se
                 aux.append(np.zeros((end, len(T.LAYOUT_OBS_INDICES)), np.float32))
                 aux_valid.append(np.zeros(end, bool))
         for c, camera in enumerate(cameras):
-            cpath = path.with_name(path.name[: -len(".npz")] + f".{camera}.npz")
+            cpath = camera_path(path, camera)
             if not cpath.exists():
                 raise FileNotFoundError(f"{cpath}: missing camera images (run reflex_metaworld.add_camera "
                                         f"--camera {camera})")

@@ -50,6 +50,7 @@ from reflex_client import ChunkedPolicy, ReflexClient
 
 from . import episodes as EP
 from . import eval_settings as S
+from . import records as RC
 from . import render as R
 from . import tasks as T
 
@@ -82,34 +83,28 @@ class Observation(Mapping):
         return len(self._render())
 
 
-class ChunkScene:
-    """One task's environment with every camera the bundle names (`observation.cameras`, else
-    the one `image` camera) and its evaluation layouts."""
+class ChunkScene(EP.TaskScene):
+    """The evaluation's TaskScene (environment, `image` camera, evaluation layouts) with every
+    further camera the bundle names (`observation.cameras`), and the episode's period limit."""
 
     def __init__(self, task: str, model: S.ModelInfo, max_periods: int | None = None):
-        self.task, self.spec = task, T.spec(task)
-        self.max_periods = self.spec.max_steps if max_periods is None else min(max_periods, self.spec.max_steps)
-        self.env = T.make_env(task)
         cameras = model.observation.get("cameras") or {
             "image": R.render_settings(model.observation.get("image_size", R.DEFAULT_IMAGE_SIZE))}
-        self.cameras = {name: R.Camera(self.env, image_size=c["image_size"], camera=c["camera"])
-                        for name, c in cameras.items()}
-        self.layouts = T.layouts(task, T.EVAL_SEED)
+        super().__init__(task, cameras["image"]["image_size"], cameras["image"]["camera"])
+        self.max_periods = self.spec.max_steps if max_periods is None else min(max_periods, self.spec.max_steps)
+        self.extra_cameras = {name: R.Camera(self.env, image_size=c["image_size"], camera=c["camera"])
+                              for name, c in cameras.items() if name != "image"}
 
     def observe(self, obs: np.ndarray) -> dict:
-        out = {name: cam.render() for name, cam in self.cameras.items()}
+        """Every input of the model for the observation `obs`: each camera's frame, and `state`."""
+        out = {"image": self.camera.render(), **{name: cam.render() for name, cam in self.extra_cameras.items()}}
         out["state"] = T.state_of(obs)
         return out
 
-    def reset(self, episode: int) -> np.ndarray:
-        T.set_layout(self.env, self.layouts[episode % len(self.layouts)])
-        obs, _ = self.env.reset()
-        return obs
-
     def close(self) -> None:
-        for cam in self.cameras.values():
+        for cam in self.extra_cameras.values():
             cam.close()
-        self.env.close()
+        super().close()
 
 
 class DelayProxy:
@@ -243,11 +238,7 @@ def record_key(r: dict) -> tuple:
 
 
 def load_records(paths: list[Path]) -> list[dict]:
-    out = []
-    for p in paths:
-        if p.exists():
-            out.extend(json.loads(line) for line in p.read_text().splitlines() if line.strip())
-    return out
+    return [r for p in paths for r in RC.read_records(p)]
 
 
 def run(args) -> int:
@@ -266,7 +257,6 @@ def run(args) -> int:
     for m in modes:
         if m not in MODES:
             raise SystemExit(f"--modes: unknown mode {m!r} (one of {', '.join(MODES)})")
-    args.records.parent.mkdir(parents=True, exist_ok=True)
     done = {record_key(r) for r in load_records([args.records])}
     setting = S.parse(args.setting, model.exits)
     if setting.kind == "frozen":
@@ -300,10 +290,9 @@ def run(args) -> int:
                         r = run_async(scene, context, daemon.policy, client, robot, e, delay, every, chunk,
                                       mode == "async-skip-blend", model)
                     r = {"setting": setting.name, "task": task, "mode": mode, "delay": delay, "episode": e,
-                         "layout_index": e % len(scene.layouts), "chunk": chunk, "every": every,
+                         "layout_index": scene.layout_index(e), "chunk": chunk, "every": every,
                          "model_sha256": model.sha256, **r, "wall_s": round(time.time() - t_e, 3)}
-                    with open(args.records, "a") as f:
-                        f.write(json.dumps(r) + "\n")
+                    RC.append_record(args.records, r)
             finally:
                 scene.close()
             print(f"[delay {time.strftime('%H:%M:%S')}] {task} done ({time.time() - t0:.0f}s)", flush=True)
@@ -312,6 +301,11 @@ def run(args) -> int:
 
 
 # --------------------------------------------------------------------------- the report
+
+def counts_for(r: dict) -> tuple[str, ...]:
+    """The modes a record stands for: a d = 0 record is the synchronous loop every mode shares."""
+    return MODES if int(r["delay"]) == 0 else (r["mode"],)
+
 
 def table(records: list[dict]) -> list[dict]:
     """One row per (setting, mode, delay): episodes, success rate, mean periods to success
@@ -322,7 +316,7 @@ def table(records: list[dict]) -> list[dict]:
     delays = sorted({int(r["delay"]) for r in records})
     for setting, mode, d in itertools.product(settings, MODES, delays):
         sel = [r for r in records if r.get("setting", "full") == setting and int(r["delay"]) == d
-               and (r["mode"] == mode or (d == 0 and r["mode"] == "sync"))]
+               and mode in counts_for(r)]
         if not sel:
             continue
         ok = [r for r in sel if r["success"]]
@@ -340,8 +334,7 @@ def per_task(records: list[dict]) -> dict:
     """{(setting, mode, delay): {task: (successes, episodes)}}, d = 0 under every mode."""
     out: dict = {}
     for r in records:
-        modes = MODES if int(r["delay"]) == 0 else (r["mode"],)
-        for mode in modes:
+        for mode in counts_for(r):
             cell = out.setdefault((r.get("setting", "full"), mode, int(r["delay"])), {}).setdefault(r["task"], [0, 0])
             cell[0] += bool(r["success"])
             cell[1] += 1

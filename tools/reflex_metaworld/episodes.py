@@ -122,11 +122,11 @@ class TaskScene:
     """One task's environment and camera (demos.py's way of making observations), its evaluation
     layouts and the frame frozen-image sends."""
 
-    def __init__(self, task: str, image_size: int):
+    def __init__(self, task: str, image_size: int, camera: str = R.DEFAULT_CAMERA):
         self.task = task
         self.spec = T.spec(task)
         self.env = T.make_env(task)
-        self.camera = R.Camera(self.env, image_size=image_size)
+        self.camera = R.Camera(self.env, image_size=image_size, camera=camera)
         self.layouts = T.layouts(task, T.EVAL_SEED)
         self._frozen = None
 
@@ -140,6 +140,12 @@ class TaskScene:
 
     def layout_index(self, episode: int) -> int:
         return episode % len(self.layouts)
+
+    def reset(self, episode: int) -> np.ndarray:
+        """Resets the environment to episode `episode`'s evaluation layout; its first observation."""
+        T.set_layout(self.env, self.layouts[self.layout_index(episode)])
+        obs, _ = self.env.reset()
+        return obs
 
     def close(self) -> None:
         self.camera.close()
@@ -162,8 +168,7 @@ def run_episode(scene: TaskScene, client: ReflexClient, robot: str, episode: int
     max_steps = scene.spec.max_steps if max_steps is None else max_steps
     instruction = scene.spec.instruction
     frozen = scene.frozen_frame() if setting.frozen == "layout" else None
-    T.set_layout(scene.env, scene.layouts[scene.layout_index(episode)])
-    obs, _ = scene.env.reset()
+    obs = scene.reset(episode)
     client.reset(robot)
     exit_counts = [0] * E
     reasons: Counter = Counter()

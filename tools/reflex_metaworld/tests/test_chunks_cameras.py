@@ -65,7 +65,7 @@ def write_camera(directory, task, split, size, seed):
     with np.load(DS.demo_path(directory, task, split)) as z:
         n = len(z["actions"])
     rng = np.random.default_rng(seed)
-    np.savez(directory / f"{DS.demo_path(directory, task, split).stem}.wrist.npz",
+    np.savez(DS.camera_path(DS.demo_path(directory, task, split), "wrist"),
              images=rng.integers(0, 255, (n, size, size, 3), dtype=np.uint8))
 
 
