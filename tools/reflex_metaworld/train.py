@@ -276,13 +276,46 @@ def parse_cameras(text: str) -> list[tuple[str, str]]:
     return out
 
 
-def adapt_init(state: dict, net: ReflexNet) -> tuple[dict, list[str]]:
-    """A warm start's weights for a net with more cameras or a longer chunk than the source
-    (same architecture otherwise): the first camera's projection and every shared tensor are
-    copied; the new cameras' position rows keep the net's own initialisation; the head's output
-    layer is tiled H times (every row of the chunk starts as the source's one action).
+def resize_patch_projection(weight: torch.Tensor, src_patch: int, patch: int) -> torch.Tensor:
+    """A p-px patch projection [d, p·p·C] ((i, j, ch) order) from a P-px one, P = s·p: each new
+    weight is the sum of the s × s source weights it covers, so a p-px patch gives the token the
+    source gave that patch upsampled s times (nearest). FlexiViT (Beyer et al. 2023) resizes
+    patch embeddings the same way in spirit; this is the exact, integer-factor case."""
+    if src_patch % patch:
+        raise ValueError(f"cannot resize {src_patch}-px patches to {patch} px (not a divisor)")
+    s, d = src_patch // patch, weight.shape[0]
+    C = weight.shape[1] // (src_patch * src_patch)
+    w = weight.reshape(d, patch, s, patch, s, C).sum(dim=(2, 4))
+    return w.reshape(d, patch * patch * C).contiguous()
+
+
+def resize_position_rows(src: torch.Tensor, own: torch.Tensor, src_patch: int, net: ReflexNet) -> torch.Tensor:
+    """Position embeddings for a finer patch grid: the state and instruction rows (and the
+    readout's) are copied, the first camera's grid rows bilinearly interpolated."""
+    dm = net.dims
+    H, W = dm.cameras[0][1], dm.cameras[0][2]
+    gh, gw, sh, sw = H // dm.p, W // dm.p, H // src_patch, W // src_patch
+    first = 1 + dm.L
+    out = own.clone()
+    out[:first] = src[:first]
+    grid = src[first:first + sh * sw].T.reshape(1, -1, sh, sw)
+    fine = torch.nn.functional.interpolate(grid, size=(gh, gw), mode="bilinear", align_corners=False)
+    out[first:first + gh * gw] = fine.reshape(-1, gh * gw).T
+    if dm.pool == "readout":
+        out[-1] = src[-1]
+    return out
+
+
+def adapt_init(state: dict, net: ReflexNet, src_patch: int | None = None) -> tuple[dict, list[str]]:
+    """A warm start's weights for a net with more cameras, a longer chunk or smaller patches
+    than the source (same architecture otherwise): the first camera's projection and every shared
+    tensor are copied; the new cameras' position rows keep the net's own initialisation; the
+    head's output layer is tiled H times (every row of the chunk starts as the source's one
+    action); with smaller patches (src_patch, a multiple of the net's) the projection and the
+    image position rows are resized (`resize_patch_projection`, `resize_position_rows`).
     Returns (state dict for `net`, notes on what was adapted)."""
     own = net.state_dict()
+    src_patch = net.dims.p if src_patch is None else src_patch
     out, notes = {}, []
     dm = net.dims
     for name, value in own.items():
@@ -291,6 +324,12 @@ def adapt_init(state: dict, net: ReflexNet) -> tuple[dict, list[str]]:
             src = state.get("patch_proj." + name.split(".", 2)[2])
         if src is not None and src.shape == value.shape:
             out[name] = src
+        elif name.startswith("patch_proj") and name.endswith(".weight") and src is not None and src_patch != dm.p:
+            out[name] = resize_patch_projection(src, src_patch, dm.p)
+            notes.append(f"{name}: {src_patch}-px patches resized to {dm.p} px")
+        elif name == "pos_embedding" and src is not None and src_patch != dm.p:
+            out[name] = resize_position_rows(src, value, src_patch, net)
+            notes.append(f"pos_embedding: image rows interpolated from a {src_patch}-px grid")
         elif name == "pos_embedding" and src is not None and src.shape[1] == value.shape[1]:
             first = 1 + dm.L + dm.camera_patches(0)
             merged = value.clone()
@@ -385,8 +424,9 @@ def main(argv=None) -> int:
     init = None
     if args.init_from is not None and ckpt is None:
         init = load_init(args.init_from)
-        if init["architecture"] != arch:
-            log(f"ERROR: --init-from {args.init_from}: its architecture differs from --architecture")
+        if {**init["architecture"], "patch_size": arch["patch_size"]} != arch:
+            log(f"ERROR: --init-from {args.init_from}: its architecture differs from --architecture "
+                "(only patch_size may differ)")
             return 2
     for source in (init, ckpt):    # a resumed run keeps the normalisation it started with
         if source is not None:
@@ -438,7 +478,7 @@ def main(argv=None) -> int:
     h, c = net.initial_state(args.batch)
     step, elapsed_before = 0, 0.0
     if init is not None:
-        weights, notes = adapt_init(init["model"], net)
+        weights, notes = adapt_init(init["model"], net, src_patch=init["architecture"]["patch_size"])
         for note in notes:
             log(f"warm start: {note}")
         net.load_state_dict(weights)

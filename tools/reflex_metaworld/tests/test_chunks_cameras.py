@@ -123,6 +123,30 @@ def test_warm_start_copies_the_first_camera_and_tiles_the_head():
     assert a1.shape == (4,)
 
 
+def test_warm_start_to_smaller_patches_gives_each_patch_the_upsampled_token():
+    torch.manual_seed(2)
+    vocab = DS.build_vocabulary()
+    coarse = ReflexNet(dict(TINY, patch_size=16), (32, 32, 3), 4, 4, vocab)   # 2x2 patches
+    fine = ReflexNet(TINY, (32, 32, 3), 4, 4, vocab)                          # 8 px: 4x4 patches
+    weights, notes = TR.adapt_init(coarse.state_dict(), fine, src_patch=16)
+    fine.load_state_dict(weights)
+    assert "patch_proj.weight: 16-px patches resized to 8 px" in notes
+    # an 8-px patch gets the token the 16-px projection gives that patch upsampled 2x (nearest)
+    x = torch.rand(8, 8, 3)
+    up = x.repeat_interleave(2, 0).repeat_interleave(2, 1)
+    assert torch.allclose(fine.patch_proj.weight @ x.reshape(-1), coarse.patch_proj.weight @ up.reshape(-1), atol=1e-5)
+    assert torch.equal(fine.patch_proj.bias, coarse.patch_proj.bias)
+    # state and word rows are copied; the grid is interpolated (a corner keeps its side's values)
+    first = 1 + TINY["instruction_tokens"]
+    assert torch.equal(fine.pos_embedding[:first], coarse.pos_embedding[:first])
+    grid = coarse.pos_embedding[first:].reshape(2, 2, -1)
+    fine_grid = fine.pos_embedding[first:].reshape(4, 4, -1)
+    assert torch.allclose(fine_grid[0, 0], grid[0, 0]) and torch.allclose(fine_grid[3, 3], grid[1, 1])
+    assert torch.allclose(fine_grid[1:3, 1:3].mean(dim=(0, 1)), grid.mean(dim=(0, 1)), atol=1e-6)
+    with pytest.raises(ValueError, match="not a divisor"):
+        TR.resize_patch_projection(coarse.patch_proj.weight, 16, 6)
+
+
 def tiny_chunked_bundle(path, stride=2, chunk=4):
     torch.manual_seed(0)
     arch = dict(TINY, patch_size=16)
