@@ -25,17 +25,34 @@ extension Kernels {
     }()
     static let wide = kernelISA == "avx512"
 
+    /// K rows of a panel pair the AVX-512 float32 kernel takes per block (`productFloatPanelsKBlocked`):
+    /// 256 × 32 floats = 32 KiB stay in a 48 KiB L1 across the row blocks. Chosen by
+    /// `reflexctl bench gemm` (docs/PERFORMANCE.md): 64, 128 and 256 all beat the unblocked
+    /// kernel by 9–17 % at K = 512–2048; 256 is best at K = 2048, level elsewhere.
+    package static let kBlock = 256
+
+    /// Floats of per-thread scratch `product` needs for inputs of up to `rows` rows and matrices
+    /// of up to `widestOut` columns: 4 accumulator rows per column for int8 (AVX2 path), and the
+    /// K-blocked AVX-512 kernel's 8 · ⌈rows / 8⌉ × 32 accumulators.
+    package static func productScratch(rows: Int, widestOut: Int, int8: Bool) -> Int {
+        max(int8 ? 4 * widestOut : 0, wide ? (rows + 7) / 8 * 8 * 32 : 0, 1)
+    }
+
     /// y[:, cols] += x[rows, in] @ w[:, cols] (y's row stride is w.cols). float32 panels:
     /// `productFloatPacked`; float32 row-major (out not a multiple of 16): `productFloatBlocked`;
     /// int8: `productInt8Blocked` (the int8 values converted as they are
-    /// used; no float32 copy of the matrix exists). `scratch`: at least 4 · cols.count floats for int8.
+    /// used; no float32 copy of the matrix exists). `scratch`: `productScratch` floats (with fewer,
+    /// the AVX-512 float32 product runs unblocked over K).
     package static func product(_ x: UnsafePointer<Float>, rows: Int, inDim: Int, _ w: WeightMatrix, cols: Range<Int>,
                                 into y: UnsafeMutablePointer<Float>, scratch: Tensor) {
         switch w {
         case .float32(let t):
             productFloatBlocked(x, rows: rows, inDim: inDim, t, cols: cols, into: y)
         case .float32Panels(let t):
-            if wide {
+            if wide && scratch.count >= (rows + 7) / 8 * 8 * 32 {
+                WideKernels.productFloatPanelsKBlocked(x, rows: rows, inDim: inDim, t.data, out: w.cols, cols: cols.lowerBound,
+                                                       cols.upperBound, kBlock: kBlock, accumulators: scratch.data, into: y)
+            } else if wide {
                 WideKernels.productFloatPanels(x, rows: rows, inDim: inDim, t.data, out: w.cols, cols: cols.lowerBound,
                                                cols.upperBound, into: y)
             } else {

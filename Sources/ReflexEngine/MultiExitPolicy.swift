@@ -35,8 +35,8 @@ public final class MultiExitPolicy: @unchecked Sendable {
     private let lstm: [LSTMLayer]
     private let hfc1W, hfc2W: WeightMatrix
     private let hfc1B, hfc2B: Tensor
-    /// Per-thread scratch floats for int8 matrices (0 when every matrix is float32).
-    private let int8Scratch: Int
+    /// Per-thread scratch floats of the products (`Kernels.productScratch`).
+    private let productScratch: Int
     private let stateMean, stateInvStd, actMean, actStd, actLow, actHigh: [Float]
     private let criterionDims: [Int]
 
@@ -78,7 +78,7 @@ public final class MultiExitPolicy: @unchecked Sendable {
         // Four accumulator rows as wide as the widest matrix (GEMMs and the head's row products).
         let widest = ([stateW, hfc1W, hfc2W] + lstm.flatMap { [$0.wih, $0.whh] } + cameras.map(\.weight)
                       + blocks.flatMap { [$0.qkvW, $0.outW, $0.fc1W, $0.fc2W] }).map(\.cols).max()!
-        int8Scratch = bundle.hasInt8Weights ? 4 * widest : 0
+        productScratch = Kernels.productScratch(rows: tokens, widestOut: widest, int8: bundle.hasInt8Weights)
         stateMean = m.stateNorm.mean; stateInvStd = m.stateNorm.std.map { 1 / $0 }
         actMean = m.action.mean; actStd = m.action.std; actLow = m.action.low; actHigh = m.action.high
         criterionDims = m.criterion.dims
@@ -89,7 +89,7 @@ public final class MultiExitPolicy: @unchecked Sendable {
         StepWorkspace(tokens: tokens, width: d, mlp: mlpHidden,
                       patchValues: cameras.map { $0.layout.patches * $0.layout.patchDim }.max()!,
                       lstmHidden: lstmHidden, lstmLayers: lstm.count, headMLP: hfc1W.cols, actionValues: chunkValues,
-                      stateDim: stateDim, int8Scratch: int8Scratch, threads: threads)
+                      stateDim: stateDim, productScratch: productScratch, threads: threads)
     }
 
     /// The shape of a step's action tensor: `[A]` when H = 1, `[H, A]` otherwise.

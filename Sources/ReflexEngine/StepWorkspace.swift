@@ -13,15 +13,14 @@ public final class StepWorkspace: @unchecked Sendable {
     let candidateH, candidateC: Tensor
     /// The normalised state `[D]`.
     let stateInput: Tensor
-    /// One per thread: accumulator rows for int8 products (4 × the widest matrix; one float when
-    /// the model has no int8 weights).
+    /// One per thread: the products' accumulators (`Kernels.productScratch` floats).
     let scratch: [Tensor]
 
     /// `patchValues`: the largest camera's patches × patch size; `actionValues`: H·A;
-    /// `int8Scratch`: floats per thread for int8 matrices (0 when there are none).
+    /// `productScratch`: floats per thread for the products' accumulators (`Kernels.productScratch`).
     init(tokens t: Int, width d: Int, mlp m: Int, patchValues: Int,
          lstmHidden h: Int, lstmLayers l: Int, headMLP mh: Int, actionValues a: Int,
-         stateDim: Int, int8Scratch: Int, threads: Int) {
+         stateDim: Int, productScratch: Int, threads: Int) {
         pool = ComputePool(threads: threads)
         x = Tensor(shape: [t, d]); normed = Tensor(shape: [t, d]); qkv = Tensor(shape: [t, 3 * d])
         attn = Tensor(shape: [t, d]); mlp = Tensor(shape: [t, m])
@@ -34,7 +33,7 @@ public final class StepWorkspace: @unchecked Sendable {
         raw = Tensor(shape: [a]); gates = Tensor(shape: [4 * h]); headMLP = Tensor(shape: [mh])
         candidateH = Tensor(shape: [l, h]); candidateC = Tensor(shape: [l, h])
         stateInput = Tensor(shape: [stateDim])
-        scratch = (0..<pool.threads).map { _ in Tensor(shape: [int8Scratch]) }
+        scratch = (0..<pool.threads).map { _ in Tensor(shape: [productScratch]) }
     }
 
     /// Threads one step runs on.

@@ -83,6 +83,64 @@ public enum WideKernels {
         }
     }
 
+    /// `productFloatPanels` with the K loop cut into blocks of `kBlock`, for inputs wider than a
+    /// panel pair fits in L1 (32 columns × K floats: 64 KiB at K = 512 against this CPU's 48 KiB):
+    /// for each panel pair and each K block, every 8-row block runs, so the pair's `kBlock` rows of
+    /// weights are read from L2 once and then served from L1 to all row blocks. The accumulators
+    /// wait in `accumulators` (8 · ⌈rows / 8⌉ × 32 floats) between K blocks, exact float32 values:
+    /// the same fused multiply-adds in the same k order as the unblocked kernel, so the same bits.
+    /// A leftover 16-column panel goes to `productFloatPanels`.
+    @inline(never)
+    public static func productFloatPanelsKBlocked(_ x: UnsafePointer<Float>, rows: Int, inDim: Int, _ panels: UnsafePointer<Float>,
+                                                  out: Int, cols j0: Int, _ j1: Int, kBlock: Int,
+                                                  accumulators: UnsafeMutablePointer<Float>, into y: UnsafeMutablePointer<Float>) {
+        var j = j0
+        while j + 32 <= j1 {
+            let panelA = UnsafeRawPointer(panels + (j / 16) * inDim * 16), panelB = panelA + 64 * inDim
+            var k0 = 0
+            while k0 < inDim {
+                let k1 = min(inDim, k0 + kBlock)
+                var r0 = 0
+                while r0 < rows {
+                    let rb = min(8, rows - r0)
+                    let (x0, x1, x2, x3, x4, x5, x6, x7) = inputRows(x, r0, rb, inDim)
+                    let saved = UnsafeMutableRawPointer(accumulators + r0 * 32)
+                    @inline(__always) func load(_ i: Int) -> SIMD16<Float> {
+                        k0 == 0 ? SIMD16<Float>() : saved.load(fromByteOffset: 64 * i, as: SIMD16<Float>.self)
+                    }
+                    var c0 = load(0), c1 = load(1), c2 = load(2), c3 = load(3), c4 = load(4), c5 = load(5), c6 = load(6), c7 = load(7)
+                    var d0 = load(8), d1 = load(9), d2 = load(10), d3 = load(11), d4 = load(12), d5 = load(13), d6 = load(14), d7 = load(15)
+                    var pa = panelA + 64 * k0, pb = panelB + 64 * k0
+                    for k in k0..<k1 {
+                        let wa = pa.loadUnaligned(as: SIMD16<Float>.self), wb = pb.loadUnaligned(as: SIMD16<Float>.self)
+                        var v = SIMD16<Float>(repeating: x0[k]); c0.addProduct(v, wa); d0.addProduct(v, wb)
+                        v = SIMD16(repeating: x1[k]); c1.addProduct(v, wa); d1.addProduct(v, wb)
+                        v = SIMD16(repeating: x2[k]); c2.addProduct(v, wa); d2.addProduct(v, wb)
+                        v = SIMD16(repeating: x3[k]); c3.addProduct(v, wa); d3.addProduct(v, wb)
+                        v = SIMD16(repeating: x4[k]); c4.addProduct(v, wa); d4.addProduct(v, wb)
+                        v = SIMD16(repeating: x5[k]); c5.addProduct(v, wa); d5.addProduct(v, wb)
+                        v = SIMD16(repeating: x6[k]); c6.addProduct(v, wa); d6.addProduct(v, wb)
+                        v = SIMD16(repeating: x7[k]); c7.addProduct(v, wa); d7.addProduct(v, wb)
+                        pa += 64
+                        pb += 64
+                    }
+                    if k1 == inDim {
+                        storeBlock((c0, c1, c2, c3, c4, c5, c6, c7), y, r0, rb, out, j, nil)
+                        storeBlock((d0, d1, d2, d3, d4, d5, d6, d7), y, r0, rb, out, j + 16, nil)
+                    } else {
+                        @inline(__always) func save(_ c: SIMD16<Float>, _ i: Int) { saved.storeBytes(of: c, toByteOffset: 64 * i, as: SIMD16<Float>.self) }
+                        save(c0, 0); save(c1, 1); save(c2, 2); save(c3, 3); save(c4, 4); save(c5, 5); save(c6, 6); save(c7, 7)
+                        save(d0, 8); save(d1, 9); save(d2, 10); save(d3, 11); save(d4, 12); save(d5, 13); save(d6, 14); save(d7, 15)
+                    }
+                    r0 += 8
+                }
+                k0 = k1
+            }
+            j += 32
+        }
+        if j < j1 { productFloatPanels(x, rows: rows, inDim: inDim, panels, out: out, cols: j, j1, into: y) }
+    }
+
     /// y[r, j0 ..< j1] += (Σ_k x[r, k] · q[k, j]) · scale[j] on int8 weights `q` [inDim, out]
     /// row-major, converted to float as they are used (no float copy). j0, j1: j1 - j0 a multiple of 16.
     @inline(never)

@@ -153,6 +153,7 @@ struct GemmBenchCommand: ParsableCommand {
             for i in cases.indices {
                 cases[i]["fma_peak_gflops"] = peak
                 cases[i]["f32_avx512_over_peak"] = (cases[i]["f32_avx512_gflops"] as? Double).map { $0 / peak }
+                cases[i]["f32_avx512_kblocked_over_peak"] = (cases[i]["f32_avx512_kblocked_gflops"] as? Double).map { $0 / peak }
             }
         }
         let peakLine = peak.map { String(format: "one thread's float32 FMA peak (AVX-512, measured): %.1f GFLOP/s\n", $0) } ?? ""

@@ -34,6 +34,26 @@ struct WideKernelTests {
         #expect(wide.data[0] == 0 && wide.data[15] == Float(15 % 3), "columns outside the slice are untouched")
     }
 
+    /// K cut into blocks (the accumulators wait in memory between them) gives the unblocked kernel's
+    /// bits: K below, at and past a block, a last block shorter than the others; 153 rows are the
+    /// 8-px-patch model's tokens.
+    @Test(arguments: rowCounts + [74, 153], [(37, 16), (64, 64), (100, 32), (300, 128)])
+    func kBlockedFloatPanelsGiveTheBitsOfTheUnblockedKernel(rows: Int, kAndBlock: (Int, Int)) {
+        let (k, kBlock) = kAndBlock, n = 176, cols = 16..<n
+        let w = Tensor(shape: [k, n], values: (0..<(k * n)).map { Float(($0 * 29) % 31) / 15 - 1 })
+        let panels = Kernels.packPanels(w)
+        let x = Tensor(shape: [rows, k], values: (0..<(rows * k)).map { Float(($0 * 13) % 17) / 8 - 1 })
+        let start = (0..<(rows * n)).map { Float($0 % 3) }
+        let blocked = Tensor(shape: [rows, n], values: start), plain = Tensor(shape: [rows, n], values: start)
+        let accumulators = Tensor(shape: [(rows + 7) / 8 * 8 * 32])
+        WideKernels.productFloatPanelsKBlocked(x.data, rows: rows, inDim: k, panels.data, out: n, cols: cols.lowerBound, cols.upperBound,
+                                               kBlock: kBlock, accumulators: accumulators.data, into: blocked.data)
+        WideKernels.productFloatPanels(x.data, rows: rows, inDim: k, panels.data, out: n, cols: cols.lowerBound, cols.upperBound,
+                                       into: plain.data)
+        #expect(blocked.toArray() == plain.toArray())
+        #expect(blocked.data[0] == 0 && blocked.data[15] == Float(15 % 3), "columns outside the slice are untouched")
+    }
+
     @Test(arguments: rowCounts)
     func int8GivesTheBitsOfTheAVX2Kernel(rows: Int) {
         let k = 37, n = 48, cols = 16..<48

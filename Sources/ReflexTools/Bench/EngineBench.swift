@@ -35,6 +35,8 @@ public struct EngineBench {
             for config in missing { _ = try tools.run(module: "reflex_model.make_bench_bundles", [options.bundleRoot, "--only", config]) }
         }
         var cases: [[String: Any]] = []
+        // One thread's float32 FMA peak, measured now (AVX-512 CPUs only), beside the engine's GFLOP/s.
+        let peak = GemmBench.fmaPeakGFLOPs()
         for config in options.configs {
             let dir = "\(options.bundleRoot)/\(config)"
             let policy = MultiExitPolicy(bundle: try ModelBundle(directory: dir))
@@ -69,6 +71,8 @@ public struct EngineBench {
                         "swift_us": s.median, "swift_us_p99": s.p99,
                         "swift_gflops": flops / s.median / 1e3, "sgemm_gflops": sgemm,
                         "kernels": Kernels.kernelISA,
+                        "fma_peak_gflops": peak ?? NSNull(),
+                        "swift_over_fma_peak": peak.map { flops / s.median / 1e3 / ($0 * Double(threads)) } ?? NSNull(),
                     ]
                     if let q = swiftInt8?[i], let p = int8Policy {
                         c["swift_int8_us"] = q.median
@@ -154,15 +158,15 @@ public struct EngineBench {
     /// A short table of the cases for people (the JSON line follows it).
     public static func table(_ cases: [[String: Any]]) -> String {
         let int8 = cases.contains { $0["swift_int8_us"] != nil }
-        var s = "config           thr exit  GFLOP   swift_us  pytorch_us  onnxrt_us  pt/swift  ort/swift  swift_GF/s  sgemm_GF/s"
+        var s = "config           thr exit  GFLOP   swift_us  pytorch_us  onnxrt_us  pt/swift  ort/swift  swift_GF/s  sgemm_GF/s  of_peak"
         s += int8 ? "  int8_us  int8/f32\n" : "\n"
         for c in cases {
             func v(_ k: String) -> Double { c[k] as? Double ?? .nan }
             s += (c["config"] as! String).padding(toLength: 16, withPad: " ", startingAt: 0)
-            s += String(format: " %3d %4d %6.3f %10.1f %11.1f %10.1f %9.2f %10.2f %11.1f %11.1f\n",
+            s += String(format: " %3d %4d %6.3f %10.1f %11.1f %10.1f %9.2f %10.2f %11.1f %11.1f %8.2f\n",
                         c["threads"] as! Int, c["exit"] as! Int, v("gflops"), v("swift_us"),
                         v("pytorch_us"), v("onnxruntime_us"), v("pytorch_over_swift"), v("onnxruntime_over_swift"),
-                        v("swift_gflops"), v("sgemm_gflops"))
+                        v("swift_gflops"), v("sgemm_gflops"), v("swift_over_fma_peak"))
             if int8 { s.removeLast(); s += String(format: " %8.1f %9.2f\n", v("swift_int8_us"), v("int8_over_float32_time")) }
         }
         return s

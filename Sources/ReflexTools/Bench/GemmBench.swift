@@ -15,8 +15,10 @@ import ReflexScheduler
 /// - `int8_blocked`: the register-blocked 4 × 16 kernel on int8 weights (what int8 bundles run
 ///   without AVX-512);
 /// - `f32_packed`: the 4 × 16 kernel on 16-column panels (what float bundles run without AVX-512);
-/// - `f32_avx512`, `int8_avx512`: the 8 × 16 AVX-512 kernels on panels and on int8 weights (what
-///   the engine runs where the CPU has AVX-512; null elsewhere).
+/// - `f32_avx512`, `int8_avx512`: the 8 × 16 AVX-512 kernels on panels (K in one pass) and on
+///   int8 weights (what the engine runs for int8 where the CPU has AVX-512; null elsewhere);
+/// - `f32_avx512_kblocked`: the AVX-512 float32 kernel with K cut into `Kernels.kBlock` rows
+///   (what the engine runs for float32 where the CPU has AVX-512; null elsewhere).
 public struct GemmBench {
     public struct Shape { public let name: String; public let m, n, k: Int }
 
@@ -43,6 +45,7 @@ public struct GemmBench {
             for i in 0..<w.count { q.values[i] = Int8(clamping: Int((w.data[i] * 127).rounded())) }
             let scratch = Tensor(shape: [max(Kernels.tileRows * Kernels.tileCols, 4 * s.n)])
             let panels = Kernels.packPanels(w)
+            let accumulators = Tensor(shape: [(s.m + 7) / 8 * 8 * 32])
             let flops = Double(2 * s.m * s.n * s.k)
             // Candidates take turns call by call, so that a change in the machine's load (it is
             // shared) falls on all of them alike.
@@ -61,6 +64,8 @@ public struct GemmBench {
                 candidates.append { WideKernels.productFloatPanels(x.data, rows: s.m, inDim: s.k, panels.data, out: s.n, cols: 0, n16, into: y.data) }
                 candidates.append { WideKernels.productInt8(x.data, rows: s.m, inDim: s.k, q.values, scales: q.scales.data, out: s.n,
                                                             cols: 0, n16, into: y.data) }
+                candidates.append { WideKernels.productFloatPanelsKBlocked(x.data, rows: s.m, inDim: s.k, panels.data, out: s.n, cols: 0, n16,
+                                                                          kBlock: Kernels.kBlock, accumulators: accumulators.data, into: y.data) }
             }
             var samples = Array(repeating: [Double](), count: candidates.count)
             for r in 0..<(warmup + iterations) {
@@ -77,7 +82,7 @@ public struct GemmBench {
             return ["config": config, "shape": s.name, "m": s.m, "n": s.n, "k": s.k, "threads": 1,
                     "sgemm_gflops": sgemm, "int8_tiles_gflops": tiles, "int8_direct_gflops": direct, "f32_blocked_gflops": floatBlocked,
                     "int8_blocked_gflops": blocked, "f32_packed_gflops": packed, "f32_avx512_gflops": f32Wide,
-                    "int8_avx512_gflops": int8Wide]
+                    "int8_avx512_gflops": int8Wide, "f32_avx512_kblocked_gflops": wide ? gflops[8] : NSNull()]
         }
     }
 
@@ -97,7 +102,7 @@ public struct GemmBench {
     }
 
     public static func table(_ cases: [[String: Any]]) -> String {
-        var s = "config     shape      M     N     K   sgemm_GF/s  f32_blkd_GF/s   int8_tiles_GF/s  int8_direct_GF/s  int8_blocked_GF/s  f32_packed_GF/s  f32_avx512  int8_avx512\n"
+        var s = "config     shape      M     N     K   sgemm_GF/s  f32_blkd_GF/s   int8_tiles_GF/s  int8_direct_GF/s  int8_blocked_GF/s  f32_packed_GF/s  f32_avx512  int8_avx512  f32_avx512_kblk\n"
         for c in cases {
             s += (c["config"] as! String).padding(toLength: 10, withPad: " ", startingAt: 0) + " "
             s += (c["shape"] as! String).padding(toLength: 8, withPad: " ", startingAt: 0)
@@ -105,8 +110,9 @@ public struct GemmBench {
                         c["sgemm_gflops"] as! Double, c["f32_blocked_gflops"] as! Double, c["int8_tiles_gflops"] as! Double,
                         c["int8_direct_gflops"] as! Double)
             s.removeLast()
-            s += String(format: " %18.1f %16.1f %11.1f %12.1f\n", c["int8_blocked_gflops"] as! Double, c["f32_packed_gflops"] as! Double,
-                        c["f32_avx512_gflops"] as? Double ?? .nan, c["int8_avx512_gflops"] as? Double ?? .nan)
+            s += String(format: " %18.1f %16.1f %11.1f %12.1f %16.1f\n", c["int8_blocked_gflops"] as! Double, c["f32_packed_gflops"] as! Double,
+                        c["f32_avx512_gflops"] as? Double ?? .nan, c["int8_avx512_gflops"] as? Double ?? .nan,
+                        c["f32_avx512_kblocked_gflops"] as? Double ?? .nan)
         }
         return s
     }
