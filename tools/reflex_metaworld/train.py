@@ -428,6 +428,10 @@ def main(argv=None) -> int:
             log(f"ERROR: --init-from {args.init_from}: its architecture differs from --architecture "
                 "(only patch_size may differ)")
             return 2
+        if init["architecture"]["patch_size"] % arch["patch_size"]:
+            log(f"ERROR: --init-from {args.init_from}: its {init['architecture']['patch_size']}-px patches cannot be "
+                f"resized to {arch['patch_size']} px (only to a divisor)")
+            return 2
     for source in (init, ckpt):    # a resumed run keeps the normalisation it started with
         if source is not None:
             state_norm, action = source["state_norm"], source["action"]
