@@ -15,72 +15,13 @@ public enum WideKernels {
 #endif
 
     /// y[r, j0 ..< j1] += Σ_k x[r, k] · panel(j)[k] for r in 0 ..< rows, on 16-column panels
-    /// (`panels`: [out / 16][inDim][16] float32, row stride of y = `out`). j0, j1: multiples of 16.
+    /// (`panels`: [out / 16][inDim][16] float32, row stride of y = `out`), K in one pass: the
+    /// K-blocked kernel with one block. j0, j1: multiples of 16.
     @inline(never)
     public static func productFloatPanels(_ x: UnsafePointer<Float>, rows: Int, inDim: Int, _ panels: UnsafePointer<Float>,
                                           out: Int, cols j0: Int, _ j1: Int, into y: UnsafeMutablePointer<Float>) {
-        var j = j0
-        while j + 32 <= j1 {
-            floatPanelPair(x, rows: rows, inDim: inDim, panels, out: out, col: j, into: y)
-            j += 32
-        }
-        while j < j1 {
-            let panel = UnsafeRawPointer(panels + (j / 16) * inDim * 16)
-            var r0 = 0
-            while r0 < rows {
-                let rb = min(8, rows - r0)
-                let (x0, x1, x2, x3, x4, x5, x6, x7) = inputRows(x, r0, rb, inDim)
-                var c0 = SIMD16<Float>(), c1 = SIMD16<Float>(), c2 = SIMD16<Float>(), c3 = SIMD16<Float>()
-                var c4 = SIMD16<Float>(), c5 = SIMD16<Float>(), c6 = SIMD16<Float>(), c7 = SIMD16<Float>()
-                var p = panel
-                for k in 0..<inDim {
-                    let w = p.loadUnaligned(as: SIMD16<Float>.self)
-                    c0.addProduct(SIMD16(repeating: x0[k]), w); c1.addProduct(SIMD16(repeating: x1[k]), w)
-                    c2.addProduct(SIMD16(repeating: x2[k]), w); c3.addProduct(SIMD16(repeating: x3[k]), w)
-                    c4.addProduct(SIMD16(repeating: x4[k]), w); c5.addProduct(SIMD16(repeating: x5[k]), w)
-                    c6.addProduct(SIMD16(repeating: x6[k]), w); c7.addProduct(SIMD16(repeating: x7[k]), w)
-                    p += 64
-                }
-                storeBlock((c0, c1, c2, c3, c4, c5, c6, c7), y, r0, rb, out, j, nil)
-                r0 += 8
-            }
-            j += 16
-        }
-    }
-
-    /// Two adjacent panels (columns j ..< j + 32) at once: 8 rows × 32 columns of accumulators
-    /// (16 zmm), so each input broadcast feeds two FMAs and the inputs are read from L2 half as often
-    /// per FMA (where the inputs outgrow L1: the large configuration's K = 512–2048). Same k order.
-    @inline(__always)
-    static func floatPanelPair(_ x: UnsafePointer<Float>, rows: Int, inDim: Int, _ panels: UnsafePointer<Float>,
-                               out: Int, col j: Int, into y: UnsafeMutablePointer<Float>) {
-        let panelA = UnsafeRawPointer(panels + (j / 16) * inDim * 16), panelB = panelA + 64 * inDim
-        var r0 = 0
-        while r0 < rows {
-            let rb = min(8, rows - r0)
-            let (x0, x1, x2, x3, x4, x5, x6, x7) = inputRows(x, r0, rb, inDim)
-            var c0 = SIMD16<Float>(), c1 = SIMD16<Float>(), c2 = SIMD16<Float>(), c3 = SIMD16<Float>()
-            var c4 = SIMD16<Float>(), c5 = SIMD16<Float>(), c6 = SIMD16<Float>(), c7 = SIMD16<Float>()
-            var d0 = SIMD16<Float>(), d1 = SIMD16<Float>(), d2 = SIMD16<Float>(), d3 = SIMD16<Float>()
-            var d4 = SIMD16<Float>(), d5 = SIMD16<Float>(), d6 = SIMD16<Float>(), d7 = SIMD16<Float>()
-            var pa = panelA, pb = panelB
-            for k in 0..<inDim {
-                let wa = pa.loadUnaligned(as: SIMD16<Float>.self), wb = pb.loadUnaligned(as: SIMD16<Float>.self)
-                var v = SIMD16<Float>(repeating: x0[k]); c0.addProduct(v, wa); d0.addProduct(v, wb)
-                v = SIMD16(repeating: x1[k]); c1.addProduct(v, wa); d1.addProduct(v, wb)
-                v = SIMD16(repeating: x2[k]); c2.addProduct(v, wa); d2.addProduct(v, wb)
-                v = SIMD16(repeating: x3[k]); c3.addProduct(v, wa); d3.addProduct(v, wb)
-                v = SIMD16(repeating: x4[k]); c4.addProduct(v, wa); d4.addProduct(v, wb)
-                v = SIMD16(repeating: x5[k]); c5.addProduct(v, wa); d5.addProduct(v, wb)
-                v = SIMD16(repeating: x6[k]); c6.addProduct(v, wa); d6.addProduct(v, wb)
-                v = SIMD16(repeating: x7[k]); c7.addProduct(v, wa); d7.addProduct(v, wb)
-                pa += 64
-                pb += 64
-            }
-            storeBlock((c0, c1, c2, c3, c4, c5, c6, c7), y, r0, rb, out, j, nil)
-            storeBlock((d0, d1, d2, d3, d4, d5, d6, d7), y, r0, rb, out, j + 16, nil)
-            r0 += 8
-        }
+        productFloatPanelsKBlocked(x, rows: rows, inDim: inDim, panels, out: out, cols: j0, j1, kBlock: max(inDim, 1),
+                                   accumulators: nil, into: y)
     }
 
     /// `productFloatPanels` with the K loop cut into blocks of `kBlock`, for inputs wider than a
@@ -89,11 +30,11 @@ public enum WideKernels {
     /// weights are read from L2 once and then served from L1 to all row blocks. The accumulators
     /// wait in `accumulators` (8 · ⌈rows / 8⌉ × 32 floats) between K blocks, exact float32 values:
     /// the same fused multiply-adds in the same k order as the unblocked kernel, so the same bits.
-    /// A leftover 16-column panel goes to `productFloatPanels`.
+    /// A leftover 16-column panel goes to `floatPanel`. `accumulators` may be nil when kBlock ≥ inDim.
     @inline(never)
     public static func productFloatPanelsKBlocked(_ x: UnsafePointer<Float>, rows: Int, inDim: Int, _ panels: UnsafePointer<Float>,
                                                   out: Int, cols j0: Int, _ j1: Int, kBlock: Int,
-                                                  accumulators: UnsafeMutablePointer<Float>, into y: UnsafeMutablePointer<Float>) {
+                                                  accumulators: UnsafeMutablePointer<Float>?, into y: UnsafeMutablePointer<Float>) {
         var j = j0
         while j + 32 <= j1 {
             let panelA = UnsafeRawPointer(panels + (j / 16) * inDim * 16), panelB = panelA + 64 * inDim
@@ -104,9 +45,9 @@ public enum WideKernels {
                 while r0 < rows {
                     let rb = min(8, rows - r0)
                     let (x0, x1, x2, x3, x4, x5, x6, x7) = inputRows(x, r0, rb, inDim)
-                    let saved = UnsafeMutableRawPointer(accumulators + r0 * 32)
+                    let saved = accumulators.map { UnsafeMutableRawPointer($0 + r0 * 32) }    // nil: one K block
                     @inline(__always) func load(_ i: Int) -> SIMD16<Float> {
-                        k0 == 0 ? SIMD16<Float>() : saved.load(fromByteOffset: 64 * i, as: SIMD16<Float>.self)
+                        k0 == 0 ? SIMD16<Float>() : saved!.load(fromByteOffset: 64 * i, as: SIMD16<Float>.self)
                     }
                     var c0 = load(0), c1 = load(1), c2 = load(2), c3 = load(3), c4 = load(4), c5 = load(5), c6 = load(6), c7 = load(7)
                     var d0 = load(8), d1 = load(9), d2 = load(10), d3 = load(11), d4 = load(12), d5 = load(13), d6 = load(14), d7 = load(15)
@@ -128,7 +69,7 @@ public enum WideKernels {
                         storeBlock((c0, c1, c2, c3, c4, c5, c6, c7), y, r0, rb, out, j, nil)
                         storeBlock((d0, d1, d2, d3, d4, d5, d6, d7), y, r0, rb, out, j + 16, nil)
                     } else {
-                        @inline(__always) func save(_ c: SIMD16<Float>, _ i: Int) { saved.storeBytes(of: c, toByteOffset: 64 * i, as: SIMD16<Float>.self) }
+                        @inline(__always) func save(_ c: SIMD16<Float>, _ i: Int) { saved!.storeBytes(of: c, toByteOffset: 64 * i, as: SIMD16<Float>.self) }
                         save(c0, 0); save(c1, 1); save(c2, 2); save(c3, 3); save(c4, 4); save(c5, 5); save(c6, 6); save(c7, 7)
                         save(d0, 8); save(d1, 9); save(d2, 10); save(d3, 11); save(d4, 12); save(d5, 13); save(d6, 14); save(d7, 15)
                     }
@@ -138,7 +79,32 @@ public enum WideKernels {
             }
             j += 32
         }
-        if j < j1 { productFloatPanels(x, rows: rows, inDim: inDim, panels, out: out, cols: j, j1, into: y) }
+        if j < j1 { floatPanel(x, rows: rows, inDim: inDim, panels, out: out, col: j, into: y) }
+    }
+
+    /// One 16-column panel (columns j ..< j + 16): 8 rows × 16 columns of accumulators, K in one pass.
+    @inline(__always)
+    static func floatPanel(_ x: UnsafePointer<Float>, rows: Int, inDim: Int, _ panels: UnsafePointer<Float>,
+                           out: Int, col j: Int, into y: UnsafeMutablePointer<Float>) {
+        let panel = UnsafeRawPointer(panels + (j / 16) * inDim * 16)
+        var r0 = 0
+        while r0 < rows {
+            let rb = min(8, rows - r0)
+            let (x0, x1, x2, x3, x4, x5, x6, x7) = inputRows(x, r0, rb, inDim)
+            var c0 = SIMD16<Float>(), c1 = SIMD16<Float>(), c2 = SIMD16<Float>(), c3 = SIMD16<Float>()
+            var c4 = SIMD16<Float>(), c5 = SIMD16<Float>(), c6 = SIMD16<Float>(), c7 = SIMD16<Float>()
+            var p = panel
+            for k in 0..<inDim {
+                let w = p.loadUnaligned(as: SIMD16<Float>.self)
+                c0.addProduct(SIMD16(repeating: x0[k]), w); c1.addProduct(SIMD16(repeating: x1[k]), w)
+                c2.addProduct(SIMD16(repeating: x2[k]), w); c3.addProduct(SIMD16(repeating: x3[k]), w)
+                c4.addProduct(SIMD16(repeating: x4[k]), w); c5.addProduct(SIMD16(repeating: x5[k]), w)
+                c6.addProduct(SIMD16(repeating: x6[k]), w); c7.addProduct(SIMD16(repeating: x7[k]), w)
+                p += 64
+            }
+            storeBlock((c0, c1, c2, c3, c4, c5, c6, c7), y, r0, rb, out, j, nil)
+            r0 += 8
+        }
     }
 
     /// y[r, j0 ..< j1] += (Σ_k x[r, k] · q[k, j]) · scale[j] on int8 weights `q` [inDim, out]
