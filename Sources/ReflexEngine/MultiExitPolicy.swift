@@ -75,7 +75,7 @@ public final class MultiExitPolicy: @unchecked Sendable {
         }
         hfc1W = mat("head.mlp.fc1.weight"); hfc1B = w("head.mlp.fc1.bias")
         hfc2W = mat("head.mlp.fc2.weight"); hfc2B = w("head.mlp.fc2.bias")
-        // Four accumulator rows as wide as the widest matrix (GEMMs and the head's row products).
+        // Per-thread product scratch: int8 accumulator rows as wide as the widest matrix, and the K-blocked kernel's accumulators.
         let widest = ([stateW, hfc1W, hfc2W] + lstm.flatMap { [$0.wih, $0.whh] } + cameras.map(\.weight)
                       + blocks.flatMap { [$0.qkvW, $0.outW, $0.fc1W, $0.fc2W] }).map(\.cols).max()!
         productScratch = Kernels.productScratch(rows: tokens, widestOut: widest, int8: bundle.hasInt8Weights)
