@@ -33,9 +33,9 @@ extension Kernels {
 
     /// Floats of per-thread scratch `product` needs for inputs of up to `rows` rows and matrices
     /// of up to `widestOut` columns: 4 accumulator rows per column for int8 (AVX2 path), and the
-    /// K-blocked AVX-512 kernel's 8 · ⌈rows / 8⌉ × 32 accumulators.
+    /// K-blocked AVX-512 kernel's accumulators (`WideKernels.accumulatorFloats`).
     package static func productScratch(rows: Int, widestOut: Int, int8: Bool) -> Int {
-        max(int8 ? 4 * widestOut : 0, wide ? (rows + 7) / 8 * 8 * 32 : 0, 1)
+        max(int8 ? 4 * widestOut : 0, wide ? WideKernels.accumulatorFloats(rows: rows) : 0, 1)
     }
 
     /// y[:, cols] += x[rows, in] @ w[:, cols] (y's row stride is w.cols). float32 panels:
@@ -49,7 +49,7 @@ extension Kernels {
         case .float32(let t):
             productFloatBlocked(x, rows: rows, inDim: inDim, t, cols: cols, into: y)
         case .float32Panels(let t):
-            if wide && scratch.count >= (rows + 7) / 8 * 8 * 32 {
+            if wide && scratch.count >= WideKernels.accumulatorFloats(rows: rows) {
                 WideKernels.productFloatPanelsKBlocked(x, rows: rows, inDim: inDim, t.data, out: w.cols, cols: cols.lowerBound,
                                                        cols.upperBound, kBlock: kBlock, accumulators: scratch.data, into: y)
             } else if wide {

@@ -24,11 +24,14 @@ public enum WideKernels {
                                    accumulators: nil, into: y)
     }
 
+    /// Floats `productFloatPanelsKBlocked` keeps between K blocks for `rows` input rows: 8 · ⌈rows / 8⌉ × 32.
+    public static func accumulatorFloats(rows: Int) -> Int { (rows + 7) / 8 * 8 * 32 }
+
     /// `productFloatPanels` with the K loop cut into blocks of `kBlock`, for inputs wider than a
     /// panel pair fits in L1 (32 columns × K floats: 64 KiB at K = 512 against this CPU's 48 KiB):
     /// for each panel pair and each K block, every 8-row block runs, so the pair's `kBlock` rows of
     /// weights are read from L2 once and then served from L1 to all row blocks. The accumulators
-    /// wait in `accumulators` (8 · ⌈rows / 8⌉ × 32 floats) between K blocks, exact float32 values:
+    /// wait in `accumulators` (`accumulatorFloats(rows:)`) between K blocks, exact float32 values:
     /// the same fused multiply-adds in the same k order as the unblocked kernel, so the same bits.
     /// A leftover 16-column panel goes to `floatPanel`. `accumulators` may be nil when kBlock ≥ inDim.
     @inline(never)

@@ -45,7 +45,7 @@ struct WideKernelTests {
         let x = Tensor(shape: [rows, k], values: (0..<(rows * k)).map { Float(($0 * 13) % 17) / 8 - 1 })
         let start = (0..<(rows * n)).map { Float($0 % 3) }
         let blocked = Tensor(shape: [rows, n], values: start), plain = Tensor(shape: [rows, n], values: start)
-        let accumulators = Tensor(shape: [(rows + 7) / 8 * 8 * 32])
+        let accumulators = Tensor(shape: [WideKernels.accumulatorFloats(rows: rows)])
         WideKernels.productFloatPanelsKBlocked(x.data, rows: rows, inDim: k, panels.data, out: n, cols: cols.lowerBound, cols.upperBound,
                                                kBlock: kBlock, accumulators: accumulators.data, into: blocked.data)
         WideKernels.productFloatPanels(x.data, rows: rows, inDim: k, panels.data, out: n, cols: cols.lowerBound, cols.upperBound,

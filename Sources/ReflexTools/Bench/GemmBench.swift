@@ -45,7 +45,7 @@ public struct GemmBench {
             for i in 0..<w.count { q.values[i] = Int8(clamping: Int((w.data[i] * 127).rounded())) }
             let scratch = Tensor(shape: [max(Kernels.tileRows * Kernels.tileCols, 4 * s.n)])
             let panels = Kernels.packPanels(w)
-            let accumulators = Tensor(shape: [(s.m + 7) / 8 * 8 * 32])
+            let accumulators = Tensor(shape: [WideKernels.accumulatorFloats(rows: s.m)])
             let flops = Double(2 * s.m * s.n * s.k)
             // Candidates take turns call by call, so that a change in the machine's load (it is
             // shared) falls on all of them alike.
