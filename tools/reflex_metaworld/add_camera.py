@@ -37,7 +37,7 @@ DEFAULT_SIZE = 64
 
 
 def replay_file(demo_file: Path, task: str, camera: str, image_size: int, tolerance: float,
-                env=None) -> dict:
+                env=None, fovy: float | None = None) -> dict:
     """Replays every episode of one demonstration file and renders `camera` at each frame.
 
     Returns {"images": uint8 [N, S, S, 3], "max_obs_error": float (metres, after the reset's
@@ -50,7 +50,7 @@ def replay_file(demo_file: Path, task: str, camera: str, image_size: int, tolera
         seeds, layout_index = z["episode_seed"], z["episode_layout_index"]
         executed, obs_rec, steps = z["executed"], z["obs"], z["step"]
     env = env or T.make_env(task)
-    cam = R.Camera(env, image_size=image_size, camera=camera)
+    cam = R.Camera(env, image_size=image_size, camera=camera, fovy=fovy)
     images = np.zeros((len(executed), image_size, image_size, 3), np.uint8)
     worst = worst_offset = 0.0
     try:
@@ -80,11 +80,17 @@ def main(argv=None) -> int:
     ap.add_argument("--demos", type=Path, default=Path(os.path.expanduser("~/.cache/reflex/demos")))
     ap.add_argument("--tasks", default=",".join(T.TASK_NAMES))
     ap.add_argument("--splits", default="train,val", help="comma-separated: train, val, dagger1, …")
-    ap.add_argument("--camera", default=DEFAULT_CAMERA)
+    ap.add_argument("--camera", default=DEFAULT_CAMERA,
+                    help="CAMERA or CAMERA@FOVY (degrees: e.g. corner@30, the corner camera zoomed 1.55x); "
+                         "the file suffix is the same text")
     ap.add_argument("--image-size", type=int, default=DEFAULT_SIZE)
     ap.add_argument("--tolerance", type=float, default=1e-4, help="metres")
     ap.add_argument("--force", action="store_true")
     args = ap.parse_args(argv)
+    try:
+        camera, fovy = R.parse_view(args.camera)
+    except ValueError as e:
+        ap.error(str(e))
     for task in [t for t in args.tasks.split(",") if t]:
         env = None
         for split in [s for s in args.splits.split(",") if s]:
@@ -97,9 +103,10 @@ def main(argv=None) -> int:
                 continue
             env = env or T.make_env(task)
             t0 = time.time()
-            r = replay_file(src, task, args.camera, args.image_size, args.tolerance, env)
+            r = replay_file(src, task, camera, args.image_size, args.tolerance, env, fovy)
             tmp = out.with_name(out.name + ".tmp.npz")
-            np.savez_compressed(tmp, images=r["images"], camera=args.camera, image_size=args.image_size,
+            np.savez_compressed(tmp, images=r["images"], camera=camera, fovy=np.nan if fovy is None else fovy,
+                                image_size=args.image_size,
                                 max_obs_error=r["max_obs_error"], max_reset_offset=r["max_reset_offset"])
             os.replace(tmp, out)
             print(f"[add_camera {time.strftime('%H:%M:%S')}] {out.name}: {len(r['images'])} frames, "

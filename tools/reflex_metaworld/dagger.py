@@ -110,7 +110,13 @@ def main(argv=None) -> int:
     ap.add_argument("--force", action="store_true")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
-    net, description = RO.load_policy(args.model)
+    net, description, view = RO.load_policy(args.model)
+    if view != (R.DEFAULT_CAMERA, None):
+        # the rounds' files hold the default view's frames, like the demonstrations; a learner
+        # that sees another view would need both rendered per step (not built)
+        log(f"ERROR: {args.model} sees {R.view_name(*view)}; DAgger rounds are collected with "
+            f"learners that see the recording's own {R.DEFAULT_CAMERA} view")
+        return 2
     exit = args.exit if args.exit == "random" else int(args.exit)
     first = 10 * (args.round - 1) if args.first_layout is None else args.first_layout
     tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]

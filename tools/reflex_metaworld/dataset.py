@@ -92,6 +92,19 @@ def camera_path(demo_file: Path, camera: str) -> Path:
     return demo_file.with_name(demo_file.name[: -len(".npz")] + f".{camera}.npz")
 
 
+def camera_frames(demo_file: Path, camera: str, end: int) -> np.ndarray:
+    """The first `end` frames of `camera` for a demonstration file (`camera_path`). Raises
+    FileNotFoundError when they were not rendered, ValueError when there are fewer than `end`."""
+    cpath = camera_path(demo_file, camera)
+    if not cpath.exists():
+        raise FileNotFoundError(f"{cpath}: missing camera images (run reflex_metaworld.add_camera "
+                                f"--camera {camera})")
+    with np.load(cpath) as zc:
+        if len(zc["images"]) < end:
+            raise ValueError(f"{cpath}: {len(zc['images'])} frames, {demo_file} has {end}")
+        return zc["images"][:end]
+
+
 def chunk_targets(actions: np.ndarray, starts: np.ndarray, lengths: np.ndarray,
                   chunk: int) -> tuple[np.ndarray, np.ndarray]:
     """Action-chunk targets: row j of frame t is the action recorded j control periods later in
@@ -126,9 +139,13 @@ def strided_order(starts: np.ndarray, lengths: np.ndarray, stride: int):
 
 def load_split(directory: str | Path, split: str | Sequence[str], task_names: Sequence[str],
                vocabulary: dict, instruction_tokens: int, max_episodes: int | None = None,
-               cameras: Sequence[str] = (), chunk: int = 1, stride: int = 1) -> Demos:
+               cameras: Sequence[str] = (), chunk: int = 1, stride: int = 1,
+               image_camera: str | None = None) -> Demos:
     """Loads `split` ('train' or 'val') of the given tasks. max_episodes: per task (None = all),
     applied to the first split only.
+
+    image_camera: the first camera's (`image`) frames come from `<task>[-<split>].<image_camera>.npz`
+    (e.g. `corner@30`, re-rendered by `reflex_metaworld.add_camera`) instead of the recording's own.
 
     cameras: further cameras, each from `<task>[-<split>].<camera>.npz` (written by
     `reflex_metaworld.add_camera`), in the model's input order after the first. chunk H > 1:
@@ -164,7 +181,8 @@ def load_split(directory: str | Path, split: str | Sequence[str], task_names: Se
 
             def take(a, order=order):
                 return a if order is None else a[order]
-            images.append(take(z["images"][:end]))
+            images.append(take(z["images"][:end] if image_camera is None
+                               else camera_frames(path, image_camera, end)))
             states.append(take(z["states"][:end].astype(np.float32)))
             actions.append(take(act))
             action_valid.append(take(valid))
@@ -175,14 +193,7 @@ def load_split(directory: str | Path, split: str | Sequence[str], task_names: Se
                 aux.append(np.zeros((end, len(T.LAYOUT_OBS_INDICES)), np.float32))
                 aux_valid.append(np.zeros(end, bool))
         for c, camera in enumerate(cameras):
-            cpath = camera_path(path, camera)
-            if not cpath.exists():
-                raise FileNotFoundError(f"{cpath}: missing camera images (run reflex_metaworld.add_camera "
-                                        f"--camera {camera})")
-            with np.load(cpath) as zc:
-                if len(zc["images"]) < end:
-                    raise ValueError(f"{cpath}: {len(zc['images'])} frames, {path} has {end}")
-                extra[c].append(take(zc["images"][:end]))
+            extra[c].append(take(camera_frames(path, camera, end)))
         if name in T.INSTRUCTIONS and instruction != T.INSTRUCTIONS[name]:
             raise ValueError(f"{path}: instruction {instruction!r} differs from tasks.py's "
                              f"{T.INSTRUCTIONS[name]!r}")

@@ -88,11 +88,11 @@ class ChunkScene(EP.TaskScene):
     further camera the bundle names (`observation.cameras`), and the episode's period limit."""
 
     def __init__(self, task: str, model: S.ModelInfo, max_periods: int | None = None):
-        cameras = model.observation.get("cameras") or {
-            "image": R.render_settings(model.observation.get("image_size", R.DEFAULT_IMAGE_SIZE))}
-        super().__init__(task, cameras["image"]["image_size"], cameras["image"]["camera"])
+        cameras = model.observation.get("cameras") or {"image": R.image_render(model.observation)}
+        super().__init__(task, cameras["image"]["image_size"], cameras["image"]["camera"],
+                         cameras["image"].get("fovy"))
         self.max_periods = self.spec.max_steps if max_periods is None else min(max_periods, self.spec.max_steps)
-        self.extra_cameras = {name: R.Camera(self.env, image_size=c["image_size"], camera=c["camera"])
+        self.extra_cameras = {name: R.Camera.from_settings(self.env, c)
                               for name, c in cameras.items() if name != "image"}
 
     def observe(self, obs: np.ndarray) -> dict:

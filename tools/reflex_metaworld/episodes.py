@@ -61,9 +61,11 @@ def check_observation(model: S.ModelInfo, image_size: int) -> list[str]:
         problems.append("the bundle does not describe its observations (no `observation.camera`): "
                         "cannot check that the evaluation renders them the same way")
         return problems
-    want = R.render_settings(image_size)
-    for key, ours in (("camera", want["camera"]), ("image_size", want["image_size"]),
-                      ("flip", want["flip"]), ("state_slice", list(T.STATE_SLICE))):
+    camera, fovy = image_view(model)
+    want = R.render_settings(image_size, camera, fovy)
+    for key, ours in (("camera", want["camera"]), ("fovy", want.get("fovy")),
+                      ("image_size", want["image_size"]), ("flip", want["flip"]),
+                      ("state_slice", list(T.STATE_SLICE))):
         if obs.get(key) != ours:
             problems.append(f"observation.{key} is {obs.get(key)!r}, the evaluation uses {ours!r}")
     if isinstance(obs.get("render"), dict) and obs["render"] != want:
@@ -73,6 +75,14 @@ def check_observation(model: S.ModelInfo, image_size: int) -> list[str]:
             problems.append(f"task {t['name']}: the bundle says {t.get('instruction')!r}, tasks.py "
                             f"{T.INSTRUCTIONS[t['name']]!r}")
     return problems
+
+
+def image_view(model: S.ModelInfo) -> tuple[str, float | None]:
+    """The Meta-World camera and field of view (degrees; None = the camera's own) the bundle's
+    `image` input was made with (`observation.camera`/`fovy`, or `cameras.image`): the evaluation
+    renders with the same."""
+    settings = R.image_render(model.observation)
+    return settings.get("camera", R.DEFAULT_CAMERA), settings.get("fovy")
 
 
 # --------------------------------------------------------------------------- the daemons
@@ -122,11 +132,11 @@ class TaskScene:
     """One task's environment and camera (demos.py's way of making observations), its evaluation
     layouts and the frame frozen-image sends."""
 
-    def __init__(self, task: str, image_size: int, camera: str = R.DEFAULT_CAMERA):
+    def __init__(self, task: str, image_size: int, camera: str = R.DEFAULT_CAMERA, fovy: float | None = None):
         self.task = task
         self.spec = T.spec(task)
         self.env = T.make_env(task)
-        self.camera = R.Camera(self.env, image_size=image_size, camera=camera)
+        self.camera = R.Camera(self.env, image_size=image_size, camera=camera, fovy=fovy)
         self.layouts = T.layouts(task, T.EVAL_SEED)
         self._frozen = None
 
@@ -240,7 +250,7 @@ def measure(task: str, image_size: int, client: ReflexClient, model: S.ModelInfo
     """Per-step times of the loop on `task`'s first evaluation layout (full depth, at most `steps`
     steps): render_ms, sim_ms, rtt_ms (the client's round trip), daemon_total_ms (the daemon's
     timing_us.total) and their sum step_ms (render + simulator + round trip)."""
-    scene = TaskScene(task, image_size)
+    scene = TaskScene(task, image_size, *image_view(model))
     try:
         setting = S.parse("full", model.exits)
         rec = run_episode(scene, client, "eval-measure", 0, setting, model, max_steps=steps)

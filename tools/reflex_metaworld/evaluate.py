@@ -69,6 +69,7 @@ from .episodes import (
     check_observation,
     default_binary,
     estimate,
+    image_view,
     inspect_model,
     measure,
     run_episode,
@@ -357,7 +358,7 @@ def run_setting(run: Run, s: S.Setting, todo: list[tuple[str, int]], progress: P
 def run_task(run: Run, session: Session, task: str, episodes: list[int], progress: Progress) -> None:
     """A setting's episodes of one task in one scene, then a line for the task."""
     s = session.setting
-    scene = TaskScene(task, run.args.image_size)
+    scene = TaskScene(task, run.args.image_size, *image_view(run.model))
     t_task = time.time()
     recs = []
     try:

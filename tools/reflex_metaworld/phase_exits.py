@@ -28,8 +28,9 @@ import numpy as np
 from reflex_client import ReflexClient
 
 from . import eval_settings as S
+from . import render as R
 from . import tasks as T
-from .episodes import REPLY_TIMEOUT_MS, Daemon, default_binary, inspect_model, run_episode
+from .episodes import REPLY_TIMEOUT_MS, Daemon, default_binary, image_view, inspect_model, run_episode
 from .rollout import Scene
 
 PHASES = ("approach", "grasp", "transport", "release")
@@ -69,7 +70,7 @@ def run(args) -> tuple[list[dict], int]:
     try:
         with ReflexClient(daemon.policy, timeout_ms=REPLY_TIMEOUT_MS) as client:
             for task in [t.strip() for t in args.tasks.split(",") if t.strip()]:
-                scene = Scene(task)
+                scene = Scene(task, R.DEFAULT_IMAGE_SIZE, *image_view(model))
                 try:
                     for episode in range(args.first_layout, args.first_layout + args.episodes):
                         steps: list[dict] = []

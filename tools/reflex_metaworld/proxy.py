@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from . import render as R
 from . import rollout as RO
 from . import tasks as T
 
@@ -91,7 +92,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, required=True, help="JSON lines, appended")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
-    net, description = RO.load_policy(args.model)
+    net, description, view = RO.load_policy(args.model)
     mid = model_id(args.model)
     label = args.label or str(args.model)
     tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
@@ -103,7 +104,7 @@ def main(argv=None) -> int:
           f"{settings}; in-process ReflexNet.step (not reflexd)", flush=True)
     t_all = time.time()
     for task in tasks:
-        scene = RO.Scene(task)
+        scene = RO.Scene(task, R.DEFAULT_IMAGE_SIZE, *view)
         layouts = T.layouts(task, args.layout_seed)
         try:
             for s in settings:

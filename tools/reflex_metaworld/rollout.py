@@ -25,27 +25,31 @@ from . import tasks as T
 from .episodes import TaskScene
 
 
-def load_policy(path: str | Path) -> tuple[ReflexNet, str]:
+def load_policy(path: str | Path) -> tuple[ReflexNet, str, tuple[str, float | None]]:
     """A bundle directory (models/default) or a training checkpoint (ckpt.pt) → (net in eval
-    mode, description)."""
+    mode, description, (camera, fovy) of its `image` input: the bundle's observation, or the
+    checkpoint's `--image-camera`)."""
     path = Path(path)
     if path.is_dir():
         net, manifest = read_bundle(path)
-        return net.eval(), f"bundle {path} ({manifest.get('name')})"
+        render = R.image_render(manifest.get("observation"))
+        return net.eval(), f"bundle {path} ({manifest.get('name')})", (render["camera"], render.get("fovy"))
     ck = torch.load(path, map_location="cpu", weights_only=False)
+    image_camera = ck.get("args", {}).get("image_camera") or R.DEFAULT_CAMERA
     net = ReflexNet(ck["architecture"], (R.DEFAULT_IMAGE_SIZE, R.DEFAULT_IMAGE_SIZE, 3), T.STATE_DIM,
                     T.ACTION_DIM, ck["vocabulary"], state_norm=ck["state_norm"], action=ck["action"],
                     criterion_dims=DEFAULT_CRITERION_DIMS)
     net.load_state_dict(ck["model"])
-    return net.eval(), f"checkpoint {path} (step {ck['step']})"
+    return net.eval(), f"checkpoint {path} (step {ck['step']})", R.parse_view(image_camera)
 
 
 class Scene(TaskScene):
     """The evaluation's scene (environment, camera, frozen frame: episodes.TaskScene) with the
     task's scripted expert, which labels every state the learner visits."""
 
-    def __init__(self, task: str, image_size: int = R.DEFAULT_IMAGE_SIZE):
-        super().__init__(task, image_size)
+    def __init__(self, task: str, image_size: int = R.DEFAULT_IMAGE_SIZE, camera: str = R.DEFAULT_CAMERA,
+                 fovy: float | None = None):
+        super().__init__(task, image_size, camera, fovy)
         self.policy = T.expert(task)
 
 

@@ -148,6 +148,11 @@ def parse_args(argv=None):
                     help="further cameras after `image`, as INPUT=CAMERA[,…] (e.g. wrist_image=gripperPOV): "
                          "the model input INPUT gets Meta-World camera CAMERA's frames from "
                          "`<task>[-<split>].CAMERA.npz` (reflex_metaworld.add_camera)")
+    ap.add_argument("--image-camera", default="",
+                    help="the first camera (`image`) as CAMERA@FOVY, e.g. corner@30 (the corner camera "
+                         "zoomed to a 30-degree field of view): frames from `<task>[-<split>].corner@30.npz` "
+                         "(reflex_metaworld.add_camera), recorded in the bundle's observation; default: "
+                         "the recording's own frames (corner, 45 degrees)")
     ap.add_argument("--chunk", type=int, default=1, help="H: actions per step (a format-2 bundle when > 1)")
     ap.add_argument("--stride", type=int, default=1,
                     help="control periods between the frames the model sees (ask for a chunk every STRIDE "
@@ -246,13 +251,15 @@ def make_optimizer(net: ReflexNet, args, aux: torch.nn.Module | None = None) -> 
 
 
 def observation(image_size: int, task_names: list[str], demos_manifest: dict | None,
-                extra: list[tuple[str, str, int]] = (), stride: int = 1) -> dict:
+                extra: list[tuple[str, str, int]] = (), stride: int = 1, image_camera: str = "") -> dict:
     """The bundle's `observation`; extra: further cameras as (input name, Meta-World camera,
     image size), described under `cameras` beside the first (`camera`, input `image`); stride > 1:
-    the model was trained to be asked once every `stride` control periods (`request_every_periods`)."""
-    obs = R.observation_spec(image_size, R.DEFAULT_CAMERA, task_names)
+    the model was trained to be asked once every `stride` control periods (`request_every_periods`);
+    image_camera: `--image-camera` (CAMERA@FOVY), "" for the recording's own corner camera."""
+    camera, fovy = R.parse_view(image_camera) if image_camera else (R.DEFAULT_CAMERA, None)
+    obs = R.observation_spec(image_size, camera, task_names, fovy)
     if extra:
-        obs["cameras"] = {"image": R.render_settings(image_size, R.DEFAULT_CAMERA),
+        obs["cameras"] = {"image": R.render_settings(image_size, camera, fovy),
                           **{name: R.render_settings(size, camera) for name, camera, size in extra}}
     if stride > 1:
         obs["request_every_periods"] = int(stride)
@@ -384,7 +391,8 @@ def main(argv=None) -> int:
         ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=False)
         saved = ckpt["args"]
         for key in ("seed", "steps", "batch", "window", "lr", "tasks", "max_episodes", "architecture",
-                    "task_weight", "aggregate", "cameras", "chunk", "stride", "criterion_actions"):
+                    "task_weight", "aggregate", "cameras", "chunk", "stride", "criterion_actions",
+                    "image_camera"):
             # checkpoints older than an option lack it: the value that option's absence meant
             value = saved.get(key, {"chunk": 1, "stride": 1, "criterion_actions": None}.get(key, ""))
             if value != getattr(args, key):
@@ -408,7 +416,10 @@ def main(argv=None) -> int:
     extra_cameras = parse_cameras(args.cameras)
     if args.criterion_actions is None:
         args.criterion_actions = min(args.chunk, args.stride)
-    shaping = {"cameras": [c for _, c in extra_cameras], "chunk": args.chunk, "stride": args.stride}
+    if args.image_camera:
+        R.parse_view(args.image_camera)   # a bad FOVY fails here, before the data loads
+    shaping = {"cameras": [c for _, c in extra_cameras], "chunk": args.chunk, "stride": args.stride,
+               "image_camera": args.image_camera or None}
     train = DS.load_split(args.demos, train_splits, task_names, vocabulary, arch["instruction_tokens"],
                           args.max_episodes, **shaping)
     val = DS.load_split(args.demos, "val", task_names, vocabulary, arch["instruction_tokens"], **shaping)
@@ -555,7 +566,8 @@ def main(argv=None) -> int:
                         {k: v.cpu() for k, v in aux_heads.state_dict().items()},
                         aux_norm=aux_norm)
         write_bundle(net, args.work / "bundle-latest", name=args.name + "-interim",
-                     observation=observation(train.image_shape[0], task_names, demos_manifest, extra_spec, args.stride))
+                     observation=observation(train.image_shape[0], task_names, demos_manifest, extra_spec, args.stride,
+                                             args.image_camera))
 
     log(f"plan: {args.steps} steps of {args.batch}x{args.window} frames, budget {args.minutes:.0f} min "
         f"({args.reserve_minutes:.0f} reserved for evaluation and export), "
@@ -688,7 +700,7 @@ def main(argv=None) -> int:
     q = torch.quantile(distances, torch.tensor([0.1, 0.5, 0.9]), dim=0)
     log(f"calibration: {distances.shape[0]} samples x {E} exits; median dist per exit [{fmt(q[1].tolist())}]")
 
-    obs = observation(train.image_shape[0], task_names, demos_manifest, extra_spec, args.stride)
+    obs = observation(train.image_shape[0], task_names, demos_manifest, extra_spec, args.stride, args.image_camera)
     new_score = float(np.mean(res_val["forced"]["huber"]))
     if args.keep_better and (args.out / "manifest.json").exists():
         old = json.loads((args.out / "manifest.json").read_text()).get("training", {})

@@ -15,6 +15,7 @@ from reflex_metaworld import dataset as DS
 from reflex_metaworld import delay as DL
 from reflex_metaworld import demos as D
 from reflex_metaworld import render as R
+from reflex_metaworld import rollout as RO
 from reflex_metaworld import tasks as T
 from reflex_metaworld import train as TR
 from reflex_model.bundle import read_bundle, read_calibration, write_bundle
@@ -41,6 +42,15 @@ def test_add_camera_replays_the_recording_and_renders_the_second_camera(tmp_path
     assert np.array_equal(cam.render(), w["images"][5])
     assert not np.array_equal(w["images"][0], w["images"][5])     # the hand moved
     cam.close()
+    # the first camera zoomed (corner@30): the file's suffix names the view, frame 0 as rendered
+    assert AC.main(["--demos", str(tmp_path), "--tasks", TASK, "--splits", "train",
+                    "--camera", "corner@30", "--image-size", "16"]) == 0
+    zoom = np.load(tmp_path / f"{TASK}.corner@30.npz")
+    assert float(zoom["fovy"]) == 30.0 and str(zoom["camera"]) == "corner"
+    with R.Camera(env, image_size=16, camera="corner", fovy=30) as cam:
+        T.set_layout(env, T.layouts(TASK, int(z["episode_seed"][0]))[int(z["episode_layout_index"][0])])
+        env.reset()
+        assert np.array_equal(cam.render(), zoom["images"][0])
     # a recording the replay cannot reproduce is refused, nothing written
     bad = dict(np.load(tmp_path / f"{TASK}.npz"))
     bad["executed"] = bad["executed"] * 0 + 1
@@ -99,6 +109,34 @@ def test_chunked_two_camera_training_exports_a_format_2_bundle_warm_started(two_
     assert loss[-5:].mean() < loss[:5].mean()
     log = (tmp_path / "work" / "train.log").read_text()
     assert "warm start: head.mlp.fc2.weight: tiled 4 times" in log and "patch_proj.1.weight: new" in log
+
+
+def test_a_zoomed_first_camera_is_trained_on_its_own_frames_and_described_in_the_bundle(
+        two_camera_demos, tmp_path):
+    d = two_camera_demos
+    # `image` frames from <task>[-<split>].corner@30.npz (here noise, unlike the recording's own)
+    for k, task in enumerate(TASKS):
+        for split in ("train", "val"):
+            src = DS.demo_path(d, task, split)
+            with np.load(src) as z:
+                n = len(z["actions"])
+            np.savez(DS.camera_path(src, "corner@30"),
+                     images=np.random.default_rng(k).integers(0, 255, (n, 16, 16, 3), dtype=np.uint8))
+    vocabulary = DS.build_vocabulary()
+    own = DS.load_split(d, "train", TASKS, vocabulary, 4)
+    zoomed = DS.load_split(d, "train", TASKS, vocabulary, 4, image_camera="corner@30")
+    assert zoomed.images.shape == own.images.shape and not torch.equal(zoomed.images, own.images)
+    assert torch.equal(zoomed.states, own.states) and torch.equal(zoomed.actions, own.actions)
+    with pytest.raises(FileNotFoundError, match="add_camera --camera corner@20"):
+        DS.load_split(d, "train", TASKS, vocabulary, 4, image_camera="corner@20")
+    assert TR.main(train_args(d, tmp_path, "--image-camera", "corner@30")) == 0
+    _net, manifest = read_bundle(tmp_path / "bundle")
+    obs = manifest["observation"]
+    assert obs["camera"] == "corner" and obs["fovy"] == 30.0
+    assert R.image_render(obs) == R.render_settings(16, "corner", 30.0)
+    assert RO.load_policy(tmp_path / "bundle")[2] == ("corner", 30.0)       # proxy and DAgger see it
+    resumed = torch.load(tmp_path / "work" / "ckpt.pt", weights_only=False)["args"]["image_camera"]
+    assert resumed == "corner@30"                 # --resume keeps it; load_policy reads it from there
 
 
 def test_warm_start_copies_the_first_camera_and_tiles_the_head():

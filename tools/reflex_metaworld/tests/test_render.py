@@ -73,3 +73,47 @@ def test_observation_spec_describes_contract_section_10():
     assert o["tasks"] == T.task_list()
     assert o["camera"] == "corner" and o["image_size"] == 96 and o["flip"] == "vertical"
     assert o["state_slice"] == [0, 4]
+
+
+def test_a_narrower_field_of_view_zooms_and_leaves_the_camera_as_it_was():
+    assert R.parse_view("corner") == ("corner", None) and R.parse_view("corner@30") == ("corner", 30.0)
+    assert R.view_name("corner", 30.0) == "corner@30" and R.view_name("corner", None) == "corner"
+    for bad in ("corner@", "corner@wide", "corner@0"):
+        with pytest.raises(ValueError, match="field of view"):
+            R.parse_view(bad)
+    env = T.make_env("hammer-v3")
+    T.set_layout(env, T.layouts("hammer-v3", T.TRAIN_SEED)[0])
+    env.reset()
+    with R.Camera(env) as wide, R.Camera(env, camera="corner", fovy=30) as zoom:
+        before = wide.render()
+        zoomed = zoom.render()
+        assert np.array_equal(wide.render(), before)     # the shared model's fovy is restored
+        assert zoom.settings()["fovy"] == 30.0 and "fovy" not in wide.settings()
+        assert R.Camera.from_settings(env, zoom.settings()).render().tobytes() == zoomed.tobytes()
+    # 1.55x zoom about the centre: the top rows (backdrop above the table) shrink, so the
+    # zoomed frame's top 12 rows hold less of the backdrop's colour than the wide frame's
+    vals, counts = np.unique(before[:12].reshape(-1, 3), axis=0, return_counts=True)
+    backdrop = vals[counts.argmax()].astype(int)
+
+    def frac(img):
+        return (np.abs(img[:12].astype(int) - backdrop).max(-1) <= 6).mean()
+    assert frac(zoomed) < frac(before)
+    o = R.observation_spec(fovy=30)
+    assert o["fovy"] == 30.0 and o["render"]["fovy"] == 30.0 and R.image_render(o) == o["render"]
+    assert R.image_render({"image_size": 64}) == R.render_settings(64)
+    env.close()
+
+
+def test_the_evaluation_renders_the_view_the_bundle_names():
+    from reflex_metaworld import episodes as EP
+    from reflex_metaworld import eval_settings as S
+
+    def model(observation):
+        return S.ModelInfo("m", "0" * 64, "m", (0.1, 0.2), (1, 2), observation,
+                           (("image", "uint8", (96, 96, 3)), ("state", "float32", (4,))))
+    zoomed, plain = model(R.observation_spec(fovy=30)), model(R.observation_spec())
+    assert EP.image_view(zoomed) == ("corner", 30.0) and EP.image_view(plain) == ("corner", None)
+    assert EP.check_observation(zoomed, 96) == [] and EP.check_observation(plain, 96) == []
+    lying = R.observation_spec(fovy=30)
+    lying["render"]["fovy"] = 45.0            # the two descriptions disagree: reported
+    assert any("observation.fovy is 30.0" in p for p in EP.check_observation(model(lying), 96))
