@@ -47,11 +47,40 @@ public enum WideKernels {
                 var r0 = 0
                 while r0 < rows {
                     let rb = min(8, rows - r0)
-                    let (x0, x1, x2, x3, x4, x5, x6, x7) = inputRows(x, r0, rb, inDim)
                     let saved = accumulators.map { UnsafeMutableRawPointer($0 + r0 * 32) }    // nil: one K block
                     @inline(__always) func load(_ i: Int) -> SIMD16<Float> {
                         k0 == 0 ? SIMD16<Float>() : saved!.load(fromByteOffset: 64 * i, as: SIMD16<Float>.self)
                     }
+                    if rb <= 4 {
+                        // a last block of 1-4 rows: 4 rows of accumulators, not 8 (at 74 tokens the
+                        // 8-row kernel computed 80 rows: 8 % of the product thrown away)
+                        let x0 = x + r0 * inDim, x1 = x0 + (rb > 1 ? inDim : 0)
+                        let x2 = x0 + (rb > 2 ? 2 * inDim : 0), x3 = x0 + (rb > 3 ? 3 * inDim : 0)
+                        var c0 = load(0), c1 = load(1), c2 = load(2), c3 = load(3)
+                        var d0 = load(8), d1 = load(9), d2 = load(10), d3 = load(11)
+                        var pa = panelA + 64 * k0, pb = panelB + 64 * k0
+                        for k in k0..<k1 {
+                            let wa = pa.loadUnaligned(as: SIMD16<Float>.self), wb = pb.loadUnaligned(as: SIMD16<Float>.self)
+                            var v = SIMD16<Float>(repeating: x0[k]); c0.addProduct(v, wa); d0.addProduct(v, wb)
+                            v = SIMD16(repeating: x1[k]); c1.addProduct(v, wa); d1.addProduct(v, wb)
+                            v = SIMD16(repeating: x2[k]); c2.addProduct(v, wa); d2.addProduct(v, wb)
+                            v = SIMD16(repeating: x3[k]); c3.addProduct(v, wa); d3.addProduct(v, wb)
+                            pa += 64
+                            pb += 64
+                        }
+                        if k1 == inDim {
+                            store(c0, y, r0, 0, rb, out, j, nil); store(c1, y, r0, 1, rb, out, j, nil)
+                            store(c2, y, r0, 2, rb, out, j, nil); store(c3, y, r0, 3, rb, out, j, nil)
+                            store(d0, y, r0, 0, rb, out, j + 16, nil); store(d1, y, r0, 1, rb, out, j + 16, nil)
+                            store(d2, y, r0, 2, rb, out, j + 16, nil); store(d3, y, r0, 3, rb, out, j + 16, nil)
+                        } else {
+                            @inline(__always) func save(_ c: SIMD16<Float>, _ i: Int) { saved!.storeBytes(of: c, toByteOffset: 64 * i, as: SIMD16<Float>.self) }
+                            save(c0, 0); save(c1, 1); save(c2, 2); save(c3, 3); save(d0, 8); save(d1, 9); save(d2, 10); save(d3, 11)
+                        }
+                        r0 += 8
+                        continue
+                    }
+                    let (x0, x1, x2, x3, x4, x5, x6, x7) = inputRows(x, r0, rb, inDim)
                     var c0 = load(0), c1 = load(1), c2 = load(2), c3 = load(3), c4 = load(4), c5 = load(5), c6 = load(6), c7 = load(7)
                     var d0 = load(8), d1 = load(9), d2 = load(10), d3 = load(11), d4 = load(12), d5 = load(13), d6 = load(14), d7 = load(15)
                     var pa = panelA + 64 * k0, pb = panelB + 64 * k0
@@ -252,20 +281,33 @@ extension WideKernels {
             for j in 0..<t { row[j] = k[j * ld + d] }
             for j in t..<tp { row[j] = 0 }
         }
+        // 8 query rows at a time share each load of kᵀ: 8 independent sums (one row's sum over d is
+        // a chain of dependent multiply-adds: alone it waits on the FMA latency at every step)
         let s = SIMD16<Float>(repeating: scale)
-        for i in 0..<t {
-            let qi = q + i * ld, out = UnsafeMutableRawPointer(scores + i * tp)
+        var i0 = 0
+        while i0 < t {
+            let rb = min(8, t - i0)
+            let (q0, q1, q2, q3, q4, q5, q6, q7) = inputRows(q, i0, rb, ld)
             var c = 0
             while c < tp {
-                var acc = SIMD16<Float>()
+                var a0 = SIMD16<Float>(), a1 = SIMD16<Float>(), a2 = SIMD16<Float>(), a3 = SIMD16<Float>()
+                var a4 = SIMD16<Float>(), a5 = SIMD16<Float>(), a6 = SIMD16<Float>(), a7 = SIMD16<Float>()
                 var p = UnsafeRawPointer(kt + c)
                 for d in 0..<dh {
-                    acc.addProduct(SIMD16(repeating: qi[d]), p.loadUnaligned(as: SIMD16<Float>.self))
+                    let w = p.loadUnaligned(as: SIMD16<Float>.self)
+                    a0.addProduct(SIMD16(repeating: q0[d]), w); a1.addProduct(SIMD16(repeating: q1[d]), w)
+                    a2.addProduct(SIMD16(repeating: q2[d]), w); a3.addProduct(SIMD16(repeating: q3[d]), w)
+                    a4.addProduct(SIMD16(repeating: q4[d]), w); a5.addProduct(SIMD16(repeating: q5[d]), w)
+                    a6.addProduct(SIMD16(repeating: q6[d]), w); a7.addProduct(SIMD16(repeating: q7[d]), w)
                     p += 4 * tp
                 }
-                (out + 4 * c).storeBytes(of: acc * s, as: SIMD16<Float>.self)
+                @inline(__always) func put(_ v: SIMD16<Float>, _ r: Int) {
+                    if r < rb { UnsafeMutableRawPointer(scores + (i0 + r) * tp + c).storeBytes(of: v * s, as: SIMD16<Float>.self) }
+                }
+                put(a0, 0); put(a1, 1); put(a2, 2); put(a3, 3); put(a4, 4); put(a5, 5); put(a6, 6); put(a7, 7)
                 c += 16
             }
+            i0 += 8
         }
     }
 
@@ -274,23 +316,32 @@ extension WideKernels {
     @inline(never)
     public static func attentionValues(p: UnsafePointer<Float>, v: UnsafePointer<Float>, ld: Int, t: Int, dh: Int,
                                        into out: UnsafeMutablePointer<Float>, ldOut: Int) {
+        // 8 rows of p at a time share each load of v: 8 independent sums over j
         let tp = paddedTokens(t)
-        for i in 0..<t {
-            let pi = p + i * tp
+        var i0 = 0
+        while i0 < t {
+            let rb = min(8, t - i0)
+            let (p0, p1, p2, p3, p4, p5, p6, p7) = inputRows(p, i0, rb, tp)
             var c = 0
             while c < dh {
-                var acc0 = SIMD16<Float>(), acc1 = SIMD16<Float>()
-                var j = 0
-                while j + 1 < t {      // two independent chains: half the FMA latency per step
-                    acc0.addProduct(SIMD16(repeating: pi[j]), UnsafeRawPointer(v + j * ld + c).loadUnaligned(as: SIMD16<Float>.self))
-                    acc1.addProduct(SIMD16(repeating: pi[j + 1]),
-                                    UnsafeRawPointer(v + (j + 1) * ld + c).loadUnaligned(as: SIMD16<Float>.self))
-                    j += 2
+                var a0 = SIMD16<Float>(), a1 = SIMD16<Float>(), a2 = SIMD16<Float>(), a3 = SIMD16<Float>()
+                var a4 = SIMD16<Float>(), a5 = SIMD16<Float>(), a6 = SIMD16<Float>(), a7 = SIMD16<Float>()
+                var vj = UnsafeRawPointer(v + c)
+                for j in 0..<t {
+                    let w = vj.loadUnaligned(as: SIMD16<Float>.self)
+                    a0.addProduct(SIMD16(repeating: p0[j]), w); a1.addProduct(SIMD16(repeating: p1[j]), w)
+                    a2.addProduct(SIMD16(repeating: p2[j]), w); a3.addProduct(SIMD16(repeating: p3[j]), w)
+                    a4.addProduct(SIMD16(repeating: p4[j]), w); a5.addProduct(SIMD16(repeating: p5[j]), w)
+                    a6.addProduct(SIMD16(repeating: p6[j]), w); a7.addProduct(SIMD16(repeating: p7[j]), w)
+                    vj += 4 * ld
                 }
-                if j < t { acc0.addProduct(SIMD16(repeating: pi[j]), UnsafeRawPointer(v + j * ld + c).loadUnaligned(as: SIMD16<Float>.self)) }
-                UnsafeMutableRawPointer(out + i * ldOut + c).storeBytes(of: acc0 + acc1, as: SIMD16<Float>.self)
+                @inline(__always) func put(_ a: SIMD16<Float>, _ r: Int) {
+                    if r < rb { UnsafeMutableRawPointer(out + (i0 + r) * ldOut + c).storeBytes(of: a, as: SIMD16<Float>.self) }
+                }
+                put(a0, 0); put(a1, 1); put(a2, 2); put(a3, 3); put(a4, 4); put(a5, 5); put(a6, 6); put(a7, 7)
                 c += 16
             }
+            i0 += 8
         }
     }
 }

@@ -70,8 +70,9 @@ struct WideKernelTests {
     }
 
     /// One head's attention (scores, the engine's softmax, values) against a double-precision loop,
-    /// at token counts below, at and above a multiple of 16.
-    @Test(arguments: [5, 16, 45])
+    /// at token counts below, at and above a multiple of 16 and of the 8-row blocks (74: the large
+    /// configuration's tokens, a last block of 2 rows).
+    @Test(arguments: [5, 16, 45, 74])
     func attentionOfOneHeadEqualsAPlainLoop(tokens t: Int) {
         let d = 64, dh = 32, ld = 3 * d, scale = 1 / Float(dh).squareRoot()
         let qkv = Tensor(shape: [t, ld], values: (0..<(t * ld)).map { Float(($0 * 29) % 37) / 18 - 1 })
