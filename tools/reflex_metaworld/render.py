@@ -84,8 +84,8 @@ def image_render(observation: dict | None) -> dict:
 
 class Camera:
     """Renders an env's current state from a fixed camera. One per env (it holds a GL context).
-    fovy: degrees, the camera's vertical field of view while this object renders (None: the
-    camera's own; the model's value is restored before every render of another Camera object).
+    fovy: degrees, the camera's vertical field of view when this object renders (None: the
+    camera's own). The env's model is shared by its cameras: each render sets its own value first.
 
     `render()` returns a fresh uint8 array [H, W, 3], upright.
     """
