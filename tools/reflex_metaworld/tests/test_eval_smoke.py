@@ -53,7 +53,7 @@ def test_one_episode_through_reflexd(tmp_path):
     with EP.Daemon(REFLEXD, MODEL, cfg["budget"], cfg["scheduler"]) as daemon:
         pong = daemon.start()
         assert pong["exits"] == model.exits
-        scene = EP.TaskScene(SMOKE_TASK, R.DEFAULT_IMAGE_SIZE)
+        scene = EP.TaskScene(SMOKE_TASK, R.DEFAULT_IMAGE_SIZE, *EP.image_view(model))   # the bundle's view
         try:
             with ReflexClient(daemon.policy, timeout_ms=EP.REPLY_TIMEOUT_MS) as client:
                 rec = EP.run_episode(scene, client, "smoke.e0", 0, setting, model,
