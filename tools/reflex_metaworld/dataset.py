@@ -17,6 +17,7 @@ import torch.nn.functional as F
 
 from reflex_model.network import split_words, tokenize
 
+from . import render as R
 from . import tasks as T
 
 PAD, UNKNOWN = "<pad>", "<unk>"
@@ -90,6 +91,15 @@ def camera_path(demo_file: Path, camera: str) -> Path:
     """A further camera's frames for a demonstration file: `<task>[-<split>].npz` →
     `<task>[-<split>].<camera>.npz` in the same folder (written by `reflex_metaworld.add_camera`)."""
     return demo_file.with_name(demo_file.name[: -len(".npz")] + f".{camera}.npz")
+
+
+def image_camera_for(observation: dict | None) -> str | None:
+    """The `image_camera` of `load_split` whose frames match a bundle's `image` input (its
+    `observation`): None for the recording's own view (the default camera at its own field of
+    view), else `CAMERA[@FOVY]` (e.g. `corner@30`)."""
+    settings = R.image_render(observation)
+    camera, fovy = settings.get("camera", R.DEFAULT_CAMERA), settings.get("fovy")
+    return None if camera == R.DEFAULT_CAMERA and fovy is None else R.view_name(camera, fovy)
 
 
 def camera_frames(demo_file: Path, camera: str, end: int) -> np.ndarray:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .dataset import camera_frames
 from .tasks import TASKS
 
 DEMOS = Path.home() / ".cache/reflex/demos"
@@ -25,14 +26,19 @@ def main(argv=None) -> None:
     parser.add_argument("--episodes", type=int, default=2, help="validation episodes per task")
     parser.add_argument("--demos", type=Path, default=DEMOS)
     parser.add_argument("--out", type=Path, default=Path.home() / ".cache/reflex/trace")
+    parser.add_argument("--image-camera", default="",
+                        help="CAMERA@FOVY (e.g. corner@30): the images from the re-rendered "
+                             "`<task>-val.CAMERA@FOVY.npz` (reflex_metaworld.add_camera), for a model trained on them")
     args = parser.parse_args(argv)
     images, states, episodes, tasks = [], [], [], []
     episode = 0
     for index, task in enumerate(TASKS):
-        data = np.load(args.demos / f"{task.name}-val.npz")
+        path = args.demos / f"{task.name}-val.npz"
+        data = np.load(path)
+        frames = data["images"] if not args.image_camera else camera_frames(path, args.image_camera, len(data["states"]))
         for e in range(min(args.episodes, len(data["episode_start"]))):
             start, length = int(data["episode_start"][e]), int(data["episode_length"][e])
-            images.append(data["images"][start:start + length])
+            images.append(frames[start:start + length])
             states.append(data["states"][start:start + length])
             episodes.append(np.full(length, episode, np.float32))
             tasks.append(np.full(length, index, np.float32))

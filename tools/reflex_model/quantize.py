@@ -40,7 +40,8 @@ def compare_on_demos(net, qnet, demos_dir: Path, manifest: dict) -> dict:
     from reflex_metaworld import dataset as DS
     tasks = [t["name"] for t in manifest["observation"]["tasks"]]
     demos = DS.load_split(demos_dir, "val", tasks, manifest["vocabulary"],
-                          manifest["architecture"]["instruction_tokens"])
+                          manifest["architecture"]["instruction_tokens"],
+                          image_camera=DS.image_camera_for(manifest.get("observation")))
     E = net.num_exits
     half = (net.action_high - net.action_low) / 2
     rng = np.random.default_rng(CALIBRATION_SEED)

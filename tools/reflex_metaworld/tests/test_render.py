@@ -117,3 +117,10 @@ def test_the_evaluation_renders_the_view_the_bundle_names():
     lying = R.observation_spec(fovy=30)
     lying["render"]["fovy"] = 45.0            # the two descriptions disagree: reported
     assert any("observation.fovy is 30.0" in p for p in EP.check_observation(model(lying), 96))
+
+
+def test_the_training_frames_that_match_a_bundle():
+    from reflex_metaworld import dataset as DS
+    assert DS.image_camera_for(R.observation_spec()) is None             # the recording's own frames
+    assert DS.image_camera_for(R.observation_spec(fovy=30)) == "corner@30"
+    assert DS.image_camera_for({"cameras": {"image": R.render_settings(96, "corner", 26.5)}}) == "corner@26.5"
