@@ -281,34 +281,7 @@ extension WideKernels {
             for j in 0..<t { row[j] = k[j * ld + d] }
             for j in t..<tp { row[j] = 0 }
         }
-        // 8 query rows at a time share each load of kᵀ: 8 independent sums (one row's sum over d is
-        // a chain of dependent multiply-adds: alone it waits on the FMA latency at every step)
-        let s = SIMD16<Float>(repeating: scale)
-        var i0 = 0
-        while i0 < t {
-            let rb = min(8, t - i0)
-            let (q0, q1, q2, q3, q4, q5, q6, q7) = inputRows(q, i0, rb, ld)
-            var c = 0
-            while c < tp {
-                var a0 = SIMD16<Float>(), a1 = SIMD16<Float>(), a2 = SIMD16<Float>(), a3 = SIMD16<Float>()
-                var a4 = SIMD16<Float>(), a5 = SIMD16<Float>(), a6 = SIMD16<Float>(), a7 = SIMD16<Float>()
-                var p = UnsafeRawPointer(kt + c)
-                for d in 0..<dh {
-                    let w = p.loadUnaligned(as: SIMD16<Float>.self)
-                    a0.addProduct(SIMD16(repeating: q0[d]), w); a1.addProduct(SIMD16(repeating: q1[d]), w)
-                    a2.addProduct(SIMD16(repeating: q2[d]), w); a3.addProduct(SIMD16(repeating: q3[d]), w)
-                    a4.addProduct(SIMD16(repeating: q4[d]), w); a5.addProduct(SIMD16(repeating: q5[d]), w)
-                    a6.addProduct(SIMD16(repeating: q6[d]), w); a7.addProduct(SIMD16(repeating: q7[d]), w)
-                    p += 4 * tp
-                }
-                @inline(__always) func put(_ v: SIMD16<Float>, _ r: Int) {
-                    if r < rb { UnsafeMutableRawPointer(scores + (i0 + r) * tp + c).storeBytes(of: v * s, as: SIMD16<Float>.self) }
-                }
-                put(a0, 0); put(a1, 1); put(a2, 2); put(a3, 3); put(a4, 4); put(a5, 5); put(a6, 6); put(a7, 7)
-                c += 16
-            }
-            i0 += 8
-        }
+        smallProduct(q, lda: ld, rows: t, kt, ldb: tp, depth: dh, cols: tp, scale: scale, into: scores, ldOut: tp)
     }
 
     /// out[i, 0 ..< dh] = Σ_{j < t} p[i, j] · v[j, 0 ..< dh] (p's row stride paddedTokens(t); v rows
@@ -316,27 +289,37 @@ extension WideKernels {
     @inline(never)
     public static func attentionValues(p: UnsafePointer<Float>, v: UnsafePointer<Float>, ld: Int, t: Int, dh: Int,
                                        into out: UnsafeMutablePointer<Float>, ldOut: Int) {
-        // 8 rows of p at a time share each load of v: 8 independent sums over j
-        let tp = paddedTokens(t)
+        smallProduct(p, lda: paddedTokens(t), rows: t, v, ldb: ld, depth: t, cols: dh, scale: 1, into: out, ldOut: ldOut)
+    }
+
+    /// out[i, c ..< c + 16] = scale · Σ_{k < depth} a[i, k] · b[k, c ..< c + 16] for i < rows and
+    /// c < cols (a multiple of 16); rows `lda`, `ldb`, `ldOut` floats apart. Attention's two
+    /// products: 8 rows of `a` at a time share each load of `b`, 8 independent sums over k (one
+    /// row's sum alone is a chain of dependent multiply-adds that waits on the FMA latency). The
+    /// scale multiplies the finished sum (× 1 is exact).
+    @inline(__always)
+    static func smallProduct(_ a: UnsafePointer<Float>, lda: Int, rows: Int, _ b: UnsafePointer<Float>, ldb: Int, depth: Int,
+                             cols: Int, scale: Float, into out: UnsafeMutablePointer<Float>, ldOut: Int) {
+        let s = SIMD16<Float>(repeating: scale)
         var i0 = 0
-        while i0 < t {
-            let rb = min(8, t - i0)
-            let (p0, p1, p2, p3, p4, p5, p6, p7) = inputRows(p, i0, rb, tp)
+        while i0 < rows {
+            let rb = min(8, rows - i0)
+            let (x0, x1, x2, x3, x4, x5, x6, x7) = inputRows(a, i0, rb, lda)
             var c = 0
-            while c < dh {
+            while c < cols {
                 var a0 = SIMD16<Float>(), a1 = SIMD16<Float>(), a2 = SIMD16<Float>(), a3 = SIMD16<Float>()
                 var a4 = SIMD16<Float>(), a5 = SIMD16<Float>(), a6 = SIMD16<Float>(), a7 = SIMD16<Float>()
-                var vj = UnsafeRawPointer(v + c)
-                for j in 0..<t {
-                    let w = vj.loadUnaligned(as: SIMD16<Float>.self)
-                    a0.addProduct(SIMD16(repeating: p0[j]), w); a1.addProduct(SIMD16(repeating: p1[j]), w)
-                    a2.addProduct(SIMD16(repeating: p2[j]), w); a3.addProduct(SIMD16(repeating: p3[j]), w)
-                    a4.addProduct(SIMD16(repeating: p4[j]), w); a5.addProduct(SIMD16(repeating: p5[j]), w)
-                    a6.addProduct(SIMD16(repeating: p6[j]), w); a7.addProduct(SIMD16(repeating: p7[j]), w)
-                    vj += 4 * ld
+                var p = UnsafeRawPointer(b + c)
+                for k in 0..<depth {
+                    let w = p.loadUnaligned(as: SIMD16<Float>.self)
+                    a0.addProduct(SIMD16(repeating: x0[k]), w); a1.addProduct(SIMD16(repeating: x1[k]), w)
+                    a2.addProduct(SIMD16(repeating: x2[k]), w); a3.addProduct(SIMD16(repeating: x3[k]), w)
+                    a4.addProduct(SIMD16(repeating: x4[k]), w); a5.addProduct(SIMD16(repeating: x5[k]), w)
+                    a6.addProduct(SIMD16(repeating: x6[k]), w); a7.addProduct(SIMD16(repeating: x7[k]), w)
+                    p += 4 * ldb
                 }
-                @inline(__always) func put(_ a: SIMD16<Float>, _ r: Int) {
-                    if r < rb { UnsafeMutableRawPointer(out + (i0 + r) * ldOut + c).storeBytes(of: a, as: SIMD16<Float>.self) }
+                @inline(__always) func put(_ v: SIMD16<Float>, _ r: Int) {
+                    if r < rb { UnsafeMutableRawPointer(out + (i0 + r) * ldOut + c).storeBytes(of: v * s, as: SIMD16<Float>.self) }
                 }
                 put(a0, 0); put(a1, 1); put(a2, 2); put(a3, 3); put(a4, 4); put(a5, 5); put(a6, 6); put(a7, 7)
                 c += 16
