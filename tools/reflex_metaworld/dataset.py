@@ -97,8 +97,7 @@ def image_camera_for(observation: dict | None) -> str | None:
     """The `image_camera` of `load_split` whose frames match a bundle's `image` input (its
     `observation`): None for the recording's own view (the default camera at its own field of
     view), else `CAMERA[@FOVY]` (e.g. `corner@30`)."""
-    settings = R.image_render(observation)
-    camera, fovy = settings.get("camera", R.DEFAULT_CAMERA), settings.get("fovy")
+    camera, fovy = R.image_view(observation)
     return None if camera == R.DEFAULT_CAMERA and fovy is None else R.view_name(camera, fovy)
 
 

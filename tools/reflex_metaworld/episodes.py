@@ -81,8 +81,7 @@ def image_view(model: S.ModelInfo) -> tuple[str, float | None]:
     """The Meta-World camera and field of view (degrees; None = the camera's own) the bundle's
     `image` input was made with (`observation.camera`/`fovy`, or `cameras.image`): the evaluation
     renders with the same."""
-    settings = R.image_render(model.observation)
-    return settings.get("camera", R.DEFAULT_CAMERA), settings.get("fovy")
+    return R.image_view(model.observation)
 
 
 # --------------------------------------------------------------------------- the daemons

@@ -82,6 +82,12 @@ def image_render(observation: dict | None) -> dict:
     return render_settings(obs.get("image_size", DEFAULT_IMAGE_SIZE))
 
 
+def image_view(observation: dict | None) -> tuple[str, float | None]:
+    """(camera, fovy in degrees or None = the camera's own) of a bundle's `image` input: `image_render`'s."""
+    settings = image_render(observation)
+    return settings.get("camera", DEFAULT_CAMERA), settings.get("fovy")
+
+
 class Camera:
     """Renders an env's current state from a fixed camera. One per env (it holds a GL context).
     fovy: degrees, the camera's vertical field of view when this object renders (None: the

@@ -32,8 +32,7 @@ def load_policy(path: str | Path) -> tuple[ReflexNet, str, tuple[str, float | No
     path = Path(path)
     if path.is_dir():
         net, manifest = read_bundle(path)
-        render = R.image_render(manifest.get("observation"))
-        return net.eval(), f"bundle {path} ({manifest.get('name')})", (render["camera"], render.get("fovy"))
+        return net.eval(), f"bundle {path} ({manifest.get('name')})", R.image_view(manifest.get("observation"))
     ck = torch.load(path, map_location="cpu", weights_only=False)
     image_camera = ck.get("args", {}).get("image_camera") or R.DEFAULT_CAMERA
     net = ReflexNet(ck["architecture"], (R.DEFAULT_IMAGE_SIZE, R.DEFAULT_IMAGE_SIZE, 3), T.STATE_DIM,
