@@ -61,6 +61,7 @@ class Rollout:
     wall_s: float
     # recorded frames (record=True): what the learner saw and what the expert would have done
     images: list = dataclasses.field(default_factory=list)
+    recorded_images: list = dataclasses.field(default_factory=list)   # record_camera's frames
     states: list = dataclasses.field(default_factory=list)
     obs: list = dataclasses.field(default_factory=list)
     labels: list = dataclasses.field(default_factory=list)     # the expert's action, clipped
@@ -71,14 +72,18 @@ class Rollout:
 def run_episode(scene: Scene, net: ReflexNet, layout, exit: int | str, *, max_steps: int | None = None,
                 frozen: bool = False, record: bool = False, beta: float = 0.0,
                 rng: np.random.Generator | None = None,
-                steps_after_success: int | None = None) -> Rollout:
+                steps_after_success: int | None = None,
+                record_camera: R.Camera | None = None) -> Rollout:
     """One episode of the learner from the layout's reset.
 
     exit: k (1 … E) forced, or "random" (a uniformly random exit per step). frozen: send the
     frozen frame instead of the camera. record: keep every frame with the expert's label for the
     visited state (DAgger). beta: probability per step of executing the expert's action instead
     of the learner's (DAgger's mixture; 0 = the learner alone). The episode ends at the first
-    success (or `steps_after_success` steps after it, when recording) or at the step limit."""
+    success (or `steps_after_success` steps after it, when recording) or at the step limit.
+    record_camera (with record): a second camera on the scene's environment whose frame is also
+    kept per step (`recorded_images`), taken at the same state as the learner's: DAgger stores the
+    recording's own view beside a learner that sees another (e.g. `corner@30`)."""
     E = net.num_exits
     rng = rng or np.random.default_rng(0)
     max_steps = scene.spec.max_steps if max_steps is None else max_steps
@@ -112,6 +117,8 @@ def run_episode(scene: Scene, net: ReflexNet, layout, exit: int | str, *, max_st
                 action = label
         if record:
             out.images.append(image)
+            if record_camera is not None:
+                out.recorded_images.append(record_camera.render())
             out.states.append(state)
             out.obs.append(np.asarray(obs, np.float32))
             out.labels.append(label)

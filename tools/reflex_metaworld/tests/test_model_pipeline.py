@@ -9,10 +9,12 @@ import torch
 from test_train import TASKS, TINY, write_demos
 from test_train import args as train_args
 
+from reflex_metaworld import add_camera as AC
 from reflex_metaworld import dagger as DG
 from reflex_metaworld import dataset as DS
 from reflex_metaworld import demos as D
 from reflex_metaworld import proxy as PX
+from reflex_metaworld import render as R
 from reflex_metaworld import tasks as T
 from reflex_metaworld import train as TR
 from reflex_model.bundle import read_bundle, write_bundle
@@ -150,6 +152,33 @@ def test_dagger_round_labels_the_learners_states_and_aggregates(dart, tmp_path):
     assert bool(both.aux_valid.all()) and list(both.ep_task) == [0, 0, 0]
     with pytest.raises(ValueError):
         DG.collect(net, TASK, 1, T.EVAL_SEED, 0, "random", 0.0, np.random.default_rng(0))
+
+
+def test_dagger_round_of_a_zoomed_learner_keeps_both_views(dart, tmp_path):
+    """A learner that sees `corner@30` acts on that view; the round stores the recording's own
+    view as `images` and the learner's frames beside it, each equal to a replay of the round."""
+    d, _ = dart
+    torch.manual_seed(1)
+    net = ReflexNet(dict(TINY, patch_size=16), (96, 96, 3), 4, 4, DS.build_vocabulary(), criterion_dims=(0, 1, 2))
+    write_bundle(net, tmp_path / "zoom", name="zoom", observation=R.observation_spec(fovy=30))
+    assert DG.main(["--model", str(tmp_path / "zoom"), "--demos", str(d), "--round", "4",
+                    "--tasks", TASK, "--episodes", "2", "--max-steps", "10"]) == 0
+    path = d / f"{TASK}-dagger4.npz"
+    z = D.load(path)
+    assert z["meta"]["learner_view"] == "corner@30" and len(z["images"]) == 20
+    zoomed = DS.camera_frames(path, "corner@30", 20)
+    assert not np.array_equal(zoomed, z["images"])
+    # both are the frames of the states the round visited: a replay renders them exactly
+    np.testing.assert_array_equal(AC.replay_file(path, TASK, "corner", 96, 1e-4)["images"], z["images"])
+    np.testing.assert_array_equal(AC.replay_file(path, TASK, "corner", 96, 1e-4, fovy=30)["images"], zoomed)
+    # the learner acted on its own view: its first action is a read of the zoomed frame
+    r = net.eval().step({"image": torch.from_numpy(zoomed[0]), "state": torch.from_numpy(z["states"][0]),
+                         "instruction": T.INSTRUCTIONS[TASK]}, None, stop_rule=lambda i, dd: False)
+    assert any(np.allclose(z["executed"][0], a, atol=1e-6) for a in r.actions[1:].numpy())
+    # training with --image-camera corner@30 aggregates the round without add_camera
+    one = DS.load_split(d, ["dagger4"], [TASK], DS.build_vocabulary(), TINY["instruction_tokens"],
+                        image_camera="corner@30")
+    assert one.frames == 20 and torch.equal(one.images, torch.from_numpy(zoomed))
 
 
 def test_proxy_runs_the_settings_on_held_out_layouts_and_resumes(tmp_path):
