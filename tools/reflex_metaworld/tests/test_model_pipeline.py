@@ -13,6 +13,7 @@ from reflex_metaworld import add_camera as AC
 from reflex_metaworld import dagger as DG
 from reflex_metaworld import dataset as DS
 from reflex_metaworld import demos as D
+from reflex_metaworld import exit_errors as EE
 from reflex_metaworld import proxy as PX
 from reflex_metaworld import render as R
 from reflex_metaworld import tasks as T
@@ -221,3 +222,29 @@ def test_task_weights_draw_a_task_in_proportion_and_resume_exactly():
     again.load_state_dict(saved)
     again.rng.bit_generator.state = rng_state
     assert [again.next()[0].tolist() for _ in range(5)] == first
+
+
+def test_exit_errors_reads_every_exit_and_bounds_the_criterion(dart):
+    """exit_errors: one row per validation frame, every exit's error against the expert label
+    and DeeR's distance; the report's oracle is never worse than the criterion or a random pick."""
+    d, _ = dart
+    torch.manual_seed(2)
+    net = ReflexNet(dict(TINY, patch_size=16), (96, 96, 3), 4, 4, DS.build_vocabulary(),
+                    criterion_dims=(0, 1, 2)).eval()
+    val = DS.load_split(d, "val", [TASK], net.vocabulary, TINY["instruction_tokens"])
+    err, dist = EE.exit_errors(net, val)
+    E = net.num_exits
+    assert err.shape == (val.frames, E) and dist.shape == (val.frames, E)
+    # frame 0 from a reset, by hand: exit 2's error and distance
+    r = net.step({"image": val.images[0], "state": val.states[0], "word_ids": val.word_ids[0]}, None)
+    a2, label = r.actions[2, :3].numpy(), val.actions[0, :3].numpy()
+    assert np.isclose(err[0, 1], np.sqrt(((a2 - label) ** 2).mean()), atol=1e-6)
+    assert np.isclose(dist[0, 1], float(r.distances[1]), atol=1e-6)
+    costs = [(i + 1) / E for i in range(E)]
+    out = EE.report(err, dist, costs, budget=0.6, shares=(0.2,))
+    row = out["shares"]["0.2"]
+    assert row["oracle_err"] <= min(row["criterion_err"], row["random_err"]) + 1e-9
+    assert E == 3      # costs 1/3, 2/3, 1: a budget of 0.6 is exits 1 and 2 mixed 0.2 : 0.8
+    assert np.isclose(out["fixed_depth_err"], 0.2 * err[:, 0].mean() + 0.8 * err[:, 1].mean(), atol=1e-4)
+    assert np.isclose(EE.spearman(np.arange(5.0), np.arange(5.0) ** 3), 1.0)    # monotone: ranks agree
+    assert np.isclose(EE.spearman(np.arange(5.0), -np.arange(5.0)), -1.0)
