@@ -37,6 +37,8 @@ public struct EngineBench {
         var cases: [[String: Any]] = []
         // One thread's float32 FMA peak, measured now (AVX-512 CPUs only), beside the engine's GFLOP/s.
         let peak = GemmBench.fmaPeakGFLOPs()
+        // One thread's read bandwidth from memory, beside the rate at which a step streams its weights.
+        let stream = GemmBench.memoryReadGBps()
         for config in options.configs {
             let dir = "\(options.bundleRoot)/\(config)"
             let policy = MultiExitPolicy(bundle: try ModelBundle(directory: dir))
@@ -73,6 +75,10 @@ public struct EngineBench {
                         "kernels": Kernels.kernelISA,
                         "fma_peak_gflops": peak ?? NSNull(),
                         "swift_over_fma_peak": peak.map { flops / s.median / 1e3 / ($0 * Double(threads)) } ?? NSNull(),
+                        // weight bytes resident up to this exit, each read once a step: GB/s streamed
+                        "weight_bytes": policy.cost.residentBytes[i],
+                        "weights_gbps": Double(policy.cost.residentBytes[i]) / s.median / 1e3,
+                        "memory_read_gbps": stream,
                     ]
                     if let q = swiftInt8?[i], let p = int8Policy {
                         c["swift_int8_us"] = q.median

@@ -101,6 +101,33 @@ public struct GemmBench {
         return LatencySummary(samples).median
     }
 
+    /// One thread's read bandwidth from memory in GB/s (1e9 bytes a second, median of `runs`):
+    /// a sum over a `bytes`-long float32 buffer, several times the last-level cache, in 16-lane
+    /// vectors with four independent accumulators, so the loads, not the adds, set the pace.
+    /// Beside `bench engine`'s weight streaming rate it shows whether a step whose weights do not
+    /// fit in cache is bound by memory (docs/PERFORMANCE.md).
+    public static func memoryReadGBps(bytes: Int = 1 << 30, runs: Int = 5) -> Double {
+        let count = bytes / MemoryLayout<SIMD16<Float>>.stride
+        let buffer = UnsafeMutableBufferPointer<SIMD16<Float>>.allocate(capacity: count)
+        defer { buffer.deallocate() }
+        buffer.initialize(repeating: SIMD16(repeating: 1))      // touches every page first
+        var samples: [Double] = []
+        var checksum: Float = 0
+        for _ in 0..<runs {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            var a0 = SIMD16<Float>(), a1 = SIMD16<Float>(), a2 = SIMD16<Float>(), a3 = SIMD16<Float>()
+            var i = 0
+            while i + 4 <= count {
+                a0 += buffer[i]; a1 += buffer[i + 1]; a2 += buffer[i + 2]; a3 += buffer[i + 3]
+                i += 4
+            }
+            checksum += (a0 + a1 + a2 + a3).sum()
+            let t1 = DispatchTime.now().uptimeNanoseconds
+            samples.append(Double(count * MemoryLayout<SIMD16<Float>>.stride) / Double(t1 - t0))
+        }
+        return checksum.isNaN ? .nan : LatencySummary(samples).median     // checksum keeps the loop alive
+    }
+
     public static func table(_ cases: [[String: Any]]) -> String {
         var s = "config     shape      M     N     K   sgemm_GF/s  f32_blkd_GF/s   int8_tiles_GF/s  int8_direct_GF/s  int8_blocked_GF/s  f32_packed_GF/s  f32_avx512  int8_avx512  f32_avx512_kblk\n"
         for c in cases {
