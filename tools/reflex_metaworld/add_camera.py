@@ -75,6 +75,17 @@ def replay_file(demo_file: Path, task: str, camera: str, image_size: int, tolera
     return {"images": images, "max_obs_error": worst, "max_reset_offset": worst_offset}
 
 
+def write_camera_file(out: Path, images: np.ndarray, camera: str, fovy: float | None,
+                      max_obs_error: float = 0.0, max_reset_offset: float = 0.0) -> None:
+    """Writes a further camera's frames for a demonstration file (`dataset.camera_path`) in the
+    format `dataset.camera_frames` reads, atomically (a temporary file, then a rename)."""
+    tmp = out.with_name(out.name + ".tmp.npz")
+    np.savez_compressed(tmp, images=images, camera=camera, fovy=np.nan if fovy is None else fovy,
+                        image_size=images.shape[1], max_obs_error=max_obs_error,
+                        max_reset_offset=max_reset_offset)
+    os.replace(tmp, out)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--demos", type=Path, default=Path(os.path.expanduser("~/.cache/reflex/demos")))
@@ -104,11 +115,7 @@ def main(argv=None) -> int:
             env = env or T.make_env(task)
             t0 = time.time()
             r = replay_file(src, task, camera, args.image_size, args.tolerance, env, fovy)
-            tmp = out.with_name(out.name + ".tmp.npz")
-            np.savez_compressed(tmp, images=r["images"], camera=camera, fovy=np.nan if fovy is None else fovy,
-                                image_size=args.image_size,
-                                max_obs_error=r["max_obs_error"], max_reset_offset=r["max_reset_offset"])
-            os.replace(tmp, out)
+            write_camera_file(out, r["images"], camera, fovy, r["max_obs_error"], r["max_reset_offset"])
             print(f"[add_camera {time.strftime('%H:%M:%S')}] {out.name}: {len(r['images'])} frames, "
                   f"max obs error {r['max_obs_error']:.1e} m (reset offset {r['max_reset_offset']:.1e} m), "
                   f"{time.time() - t0:.0f}s", flush=True)

@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from . import add_camera as AC
 from . import dataset as DS
 from . import demos as D
 from . import render as R
@@ -145,12 +146,7 @@ def main(argv=None) -> int:
         arrays, summary, learner_frames = collect(net, task, args.episodes, args.seed, first, exit,
                                                   args.beta, rng, max_steps=args.max_steps, view=view)
         if learner_frames is not None:   # the learner's view first: a round file is never without it
-            side = DS.camera_path(path, R.view_name(*view))
-            tmp = side.with_name(side.name + ".tmp.npz")
-            np.savez_compressed(tmp, images=learner_frames, camera=view[0],
-                                fovy=np.nan if view[1] is None else view[1],
-                                image_size=learner_frames.shape[1], max_obs_error=0.0, max_reset_offset=0.0)
-            os.replace(tmp, side)
+            AC.write_camera_file(DS.camera_path(path, R.view_name(*view)), learner_frames, *view)
         tmp = path.with_name(path.name + ".tmp.npz")
         np.savez_compressed(tmp, **arrays)
         os.replace(tmp, path)
