@@ -35,6 +35,8 @@ from pathlib import Path
 
 import numpy as np
 
+from . import add_camera as AC
+from . import dataset as DS
 from . import render as R
 from . import tasks as T
 
@@ -55,10 +57,12 @@ def log(msg: str) -> None:
 
 class Episode:
     __slots__ = ("images", "states", "actions", "steps", "success", "first_success", "layout",
-                 "rand_vec", "seed", "layout_index", "sim_s", "render_s", "frames", "obs", "executed")
+                 "rand_vec", "seed", "layout_index", "sim_s", "render_s", "frames", "obs", "executed",
+                 "extra_images")
 
     def __init__(self):
         self.images, self.states, self.actions, self.steps, self.success = [], [], [], [], []
+        self.extra_images: list[list[np.ndarray]] = []
         self.obs, self.executed = [], []
         self.first_success = None
         self.sim_s = 0.0
@@ -68,8 +72,12 @@ class Episode:
 
 def run_episode(env, policy, layout, max_steps: int, camera=None,
                 steps_after_success: int = T.STEPS_AFTER_SUCCESS, noise_std: float = 0.0,
-                noise_dims: tuple = NOISE_DIMS, rng: np.random.Generator | None = None) -> Episode:
+                noise_dims: tuple = NOISE_DIMS, rng: np.random.Generator | None = None,
+                extra_cameras: tuple = ()) -> Episode:
     """Runs the expert on one layout. With `camera` None nothing is rendered (expert checks).
+    extra_cameras: further `render.Camera`s of the same env rendered at every recorded frame,
+    right after `camera` (`ep.extra_images[k]` frame for frame; the frames `add_camera` would
+    make by replay, without the replay).
 
     DART (Laskey et al. 2017): with noise_std > 0 the action EXECUTED is the expert's action plus
     Gaussian noise (std noise_std on `noise_dims`, then clipped), so the episode visits states
@@ -83,6 +91,7 @@ def run_episode(env, policy, layout, max_steps: int, camera=None,
     obs, _ = env.reset()
     ep.layout = T.layout_of(obs)
     ep.rand_vec = np.asarray(env._last_rand_vec, dtype=np.float64).copy()
+    ep.extra_images = [[] for _ in extra_cameras]
     succ = False
     for t in range(max_steps):
         if ep.first_success is not None and t >= ep.first_success + steps_after_success:
@@ -91,6 +100,8 @@ def run_episode(env, policy, layout, max_steps: int, camera=None,
         if camera is not None:
             t0 = time.perf_counter()
             img = camera.render()
+            for frames, extra in zip(ep.extra_images, extra_cameras):
+                frames.append(extra.render())
             ep.render_s += time.perf_counter() - t0
             ep.images.append(img)
             ep.states.append(T.state_of(obs))
@@ -147,9 +158,14 @@ def _save_npz(path: Path, arrays: dict) -> None:
 
 def generate_split(name: str, split: str, n_episodes: int, image_size: int, camera_name: str,
                    out: Path, progress_every: int = 10, noise_std: float = 0.0,
-                   noise_seed: int = 0) -> dict:
+                   noise_seed: int = 0, extra_views: tuple[str, ...] = (),
+                   deadline: float | None = None) -> dict:
     """Generates `n_episodes` successful episodes of one task and split ('train' or 'val'),
-    executing the expert's action plus DART noise of std `noise_std` (labels stay clean)."""
+    executing the expert's action plus DART noise of std `noise_std` (labels stay clean).
+    extra_views: further views (`CAMERA[@FOVY]`) rendered at the same frames and written beside
+    the file as `<file>.<view>.npz` (dataset.camera_path, add_camera's format).
+    deadline: a `time.time()` after which no new episode starts; the file then holds the episodes
+    kept so far (fewer than asked, said in the log) — a time-boxed run still ends with data."""
     rng = noise_rng(name, split, noise_seed)
     spec = T.spec(name)
     if split == "train":
@@ -160,6 +176,8 @@ def generate_split(name: str, split: str, n_episodes: int, image_size: int, came
         raise ValueError(split)
     env = T.make_env(name)
     cam = R.Camera(env, image_size=image_size, camera=camera_name)
+    extra_cams = tuple(R.Camera(env, image_size=image_size, camera=c, fovy=f)
+                       for c, f in (R.parse_view(v) for v in extra_views))
     policy = T.expert(name)
     kept: list[Episode] = []
     attempts, failed_layouts = 0, []
@@ -170,8 +188,11 @@ def generate_split(name: str, split: str, n_episodes: int, image_size: int, came
         for seed, idx, layout in layout_iter:
             if len(kept) >= n_episodes:
                 break
+            if deadline is not None and time.time() > deadline and kept:
+                log(f"  {name} {split}: time budget reached at {len(kept)} episodes")
+                break
             ep = run_episode(env, policy, layout, spec.max_steps, camera=cam,
-                             noise_std=noise_std, rng=rng)
+                             noise_std=noise_std, rng=rng, extra_cameras=extra_cams)
             ep.seed, ep.layout_index = seed, idx
             attempts += 1
             render_s += ep.render_s
@@ -186,6 +207,8 @@ def generate_split(name: str, split: str, n_episodes: int, image_size: int, came
                     f"{time.time() - t_start:.0f}s")
     finally:
         cam.close()
+        for c in extra_cams:
+            c.close()
         env.close()
     seconds = time.time() - t_start
     if len(kept) < n_episodes:
@@ -243,6 +266,9 @@ def generate_split(name: str, split: str, n_episodes: int, image_size: int, came
         "meta_json": np.array(json.dumps(meta)),
     }
     path = out / file_name(name, split)
+    for k, view in enumerate(extra_views):   # the sidecars first: a complete base file implies them
+        frames = np.stack([im for e in kept for im in e.extra_images[k]]).astype(np.uint8)
+        AC.write_camera_file(DS.camera_path(path, view), frames, *R.parse_view(view))
     _save_npz(path, arrays)
     meta["file"] = path.name
     meta["bytes"] = path.stat().st_size
@@ -368,6 +394,12 @@ def main(argv=None) -> int:
     ap.add_argument("--val-noise-std", type=float, default=0.0, help="the same for validation episodes")
     ap.add_argument("--noise-seed", type=int, default=0)
     ap.add_argument("--force", action="store_true", help="regenerate files that exist")
+    ap.add_argument("--extra-views", default="",
+                    help="comma-separated further views rendered at the same frames (CAMERA or "
+                         "CAMERA@FOVY, e.g. corner@30), written as <file>.<view>.npz beside each file")
+    ap.add_argument("--minutes", type=float, default=None,
+                    help="time budget of the whole run: training episodes stop starting after it "
+                         "(validation episodes are always made); fewer episodes are then logged")
     ap.add_argument("--check-experts", type=int, metavar="N", default=0,
                     help="only measure expert success on N layouts of TRAIN_SEED (no rendering)")
     ap.add_argument("--spares", action="store_true", help="with --check-experts: also the spare tasks")
@@ -410,6 +442,10 @@ def main(argv=None) -> int:
         f"out {args.out}")
 
     t_all = time.time()
+    deadline = None if args.minutes is None else t_all + 60 * args.minutes
+    extra_views = tuple(v.strip() for v in args.extra_views.split(",") if v.strip())
+    for v in extra_views:
+        R.parse_view(v)  # raises on a bad field of view
     for k, name in enumerate(names):
         entry = manifest["tasks"].setdefault(name, {"instruction": T.spec(name).instruction,
                                                     "max_steps": T.spec(name).max_steps})
@@ -430,7 +466,8 @@ def main(argv=None) -> int:
                     continue
             log(f"[{k + 1}/{len(names)}] {name} {split}: generating {n} episodes")
             meta = generate_split(name, split, n, args.image_size, args.camera, args.out,
-                                  noise_std=std, noise_seed=args.noise_seed)
+                                  noise_std=std, noise_seed=args.noise_seed, extra_views=extra_views,
+                                  deadline=deadline if split == "train" else None)
             entry[split] = meta
             low = meta["expert_success_rate"] < T.MIN_EXPERT_SUCCESS
             log(f"[{k + 1}/{len(names)}] {name} {split}: {meta['episodes']} episodes kept of "

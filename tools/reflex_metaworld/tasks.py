@@ -67,7 +67,7 @@ MIN_EXPERT_SUCCESS = 0.8
 # TRAIN_SEEDS in order (the first seed is enough when the expert succeeds on >= 80%; the others are
 # reserve); validation/calibration episodes come from VAL_SEED; closed-loop evaluation from
 # EVAL_SEED, never used for training or validation.
-TRAIN_SEEDS: tuple[int, ...] = (0, 1, 2)
+TRAIN_SEEDS: tuple[int, ...] = (0, 1, 2, 3, 4, 5, 6, 7)
 TRAIN_SEED = TRAIN_SEEDS[0]
 VAL_SEED = 100
 EVAL_SEED = 200

@@ -46,3 +46,35 @@ def test_generate_one_episode_and_resume(tmp_path, monkeypatch):
     assert (tmp_path / f"{name}.npz").stat().st_mtime_ns == mtime
     # other settings in the same folder are refused
     assert demos.main(argv[:-1] + ["64"]) == 2
+
+
+def test_extra_views_equal_a_replay_and_a_deadline_keeps_what_was_made(tmp_path):
+    """--extra-views renders a further view at the recorded frames: the sidecar equals what
+    add_camera makes by replaying the file; a deadline already past still ends with one episode."""
+    import shutil
+    import time
+
+    from reflex_metaworld import add_camera
+    from reflex_metaworld import dataset as DS
+
+    name = "button-press-topdown-v3"
+    argv = ["--out", str(tmp_path / "a"), "--tasks", name, "--episodes", "1", "--val-episodes", "0",
+            "--image-size", "48", "--noise-std", "0.2", "--extra-views", "corner@30"]
+    assert demos.main(argv) == 0
+    base = tmp_path / "a" / f"{name}.npz"
+    side = np.load(DS.camera_path(base, "corner@30"))
+    d = demos.load(base)
+    assert side["images"].shape == d["images"].shape and side["images"].dtype == np.uint8
+    assert float(side["fovy"]) == 30.0 and str(side["camera"]) == "corner"
+    assert (side["images"] != d["images"]).any()          # a zoom, not a copy of the first view
+
+    (tmp_path / "b").mkdir()
+    shutil.copy(base, tmp_path / "b" / base.name)
+    assert add_camera.main(["--demos", str(tmp_path / "b"), "--tasks", name, "--splits", "train",
+                            "--camera", "corner@30", "--image-size", "48"]) == 0
+    replay = np.load(DS.camera_path(tmp_path / "b" / base.name, "corner@30"))["images"]
+    np.testing.assert_array_equal(side["images"], replay)
+
+    meta = demos.generate_split(name, "train", 3, 48, "corner", tmp_path, noise_std=0.0,
+                                deadline=time.time() - 1)
+    assert meta["episodes"] == 1 and meta["attempts"] == 1
