@@ -13,8 +13,10 @@
 #
 #   run(command="bash tools/gpu/train_on_gpu.sh", carry=[".whl", ".gl"], timeout_s=590)
 #   knobs (environment): PY (python3), BUDGET_S (550: the whole script), DEVICE (cuda),
-#   EPISODES (200 per task), DEMO_MIN (2.5), DAGGER_EP (20 per task), DAGGER_SEED (3),
-#   INIT (models/default), BATCH (128), LR (3e-4), AUX (0.5), SMOKE (1)
+#   TASKS (all 12, space-separated), EPISODES (200 per task), EPISODES_FOR ("task=N,…"),
+#   NOISE_SEED (0), DEMO_MIN (2.5), ROUND (5), DAGGER_EP (20 per task), DAGGER_SEED (3),
+#   DAGGER_TASKS ("a,b": only these), INIT (models/default), BATCH (128), LR (3e-4),
+#   WARMUP (200), TW (task weights), AUX (0.5), SMOKE (1)
 #
 # What comes back under $OUT (at most 8 files): bundle/{manifest.json,weights.safetensors,
 # calibration.safetensors}, train.log, result.json, data.log (every generator's log), smoke.log,
@@ -62,8 +64,13 @@ print("torch", torch.__version__, torch.cuda.get_device_name(0) if torch.cuda.is
 PYEOF
 echo "packages ready at $(since) s"
 
-TASKS=$("$PY" -c "from reflex_metaworld import tasks as T; print(' '.join(T.TASK_NAMES))") || exit 3
-TW=hammer-v3=3,assembly-v3=3,bin-picking-v3=3,peg-insert-side-v3=3,drawer-open-v3=2,window-open-v3=2
+ALL=$("$PY" -c "from reflex_metaworld import tasks as T; print(' '.join(T.TASK_NAMES))") || exit 3
+TASKS=${TASKS:-$ALL}
+TW=${TW:-hammer-v3=3,assembly-v3=3,bin-picking-v3=3,peg-insert-side-v3=3,drawer-open-v3=2,window-open-v3=2}
+# per-task episode counts (EPISODES_FOR="peg-insert-side-v3=120,…"), else EPISODES
+episodes_for() { local kv; for kv in ${EPISODES_FOR//,/ }; do [ "${kv%%=*}" = "$1" ] && { echo "${kv#*=}"; return; }; done; echo "${EPISODES:-200}"; }
+# DAgger only for these tasks (DAGGER_TASKS="a,b"), else every task
+dagger_for() { [ -z "${DAGGER_TASKS:-}" ] || [[ ",$DAGGER_TASKS," == *",$1,"* ]]; }
 
 # -- 1. smoke
 if [ "${SMOKE:-1}" = 1 ]; then
@@ -88,25 +95,29 @@ fi
 
 # -- 2. data: per task, demonstrations then a DAgger round, all tasks in parallel
 D=$WORK/demos
+ROUND=${ROUND:-5}
 for t in $TASKS; do
-  ( "$PY" -m reflex_metaworld.demos --tasks "$t" --episodes "${EPISODES:-200}" --val-episodes 5 \
-        --noise-std 0.2 --extra-views corner@30 --minutes "${DEMO_MIN:-2.5}" --out "$D" &&
-    OMP_NUM_THREADS=1 "$PY" -m reflex_metaworld.dagger --model "$INIT" --demos "$D" --round 5 \
-        --seed "${DAGGER_SEED:-3}" --episodes "${DAGGER_EP:-20}" --tasks "$t" ) > "$WORK/data-$t.log" 2>&1 &
+  ( "$PY" -m reflex_metaworld.demos --tasks "$t" --episodes "$(episodes_for "$t")" --val-episodes 5 \
+        --noise-std 0.2 --noise-seed "${NOISE_SEED:-0}" --extra-views corner@30 --minutes "${DEMO_MIN:-2.5}" \
+        --out "$D" &&
+    if dagger_for "$t"; then
+      OMP_NUM_THREADS=1 "$PY" -m reflex_metaworld.dagger --model "$INIT" --demos "$D" --round "$ROUND" \
+          --seed "${DAGGER_SEED:-3}" --episodes "${DAGGER_EP:-20}" --tasks "$t"
+    fi ) > "$WORK/data-$t.log" 2>&1 &
 done
 wait
 for t in $TASKS; do echo "== $t"; grep -v "episodes kept, .* tried" "$WORK/data-$t.log"; done > "$OUT/data.log"
-grep -h "episodes kept of\|time budget\|round .* done\|WARNING\|Error\|error" "$OUT/data.log" | tail -40
+grep -h "episodes kept of\|time budget\|learner succeeded\|WARNING\|Error\|error" "$OUT/data.log" | tail -40
 echo "data ready at $(since) s"
-ls "$D"/*-dagger5.npz > /dev/null 2>&1 && AGG=dagger5 || AGG=""
+ls "$D"/*-dagger$ROUND.npz > /dev/null 2>&1 && AGG=dagger$ROUND || AGG=""
 
 # -- 3. training on the device for what is left (data loading counts), then export
 left=$(( BUDGET_S - $(since) - 15 ))
 if [ $left -lt 90 ]; then echo "only $left s left for training: stopping"; exit 5; fi
 MIN=$("$PY" -c "print(round($left / 60, 2))")
 "$PY" -m reflex_metaworld.train --device "$DEVICE" --threads 8 --demos "$D" ${AGG:+--aggregate $AGG} \
-    --image-camera corner@30 --init-from "$INIT" --aux-weight "${AUX:-0.5}" --task-weight $TW \
-    --batch "${BATCH:-128}" --lr "${LR:-3e-4}" --warmup 200 --steps 1000000 --minutes "$MIN" \
+    --tasks "${TASKS// /,}" --image-camera corner@30 --init-from "$INIT" --aux-weight "${AUX:-0.5}" --task-weight $TW \
+    --batch "${BATCH:-128}" --lr "${LR:-3e-4}" --warmup "${WARMUP:-200}" --steps 1000000 --minutes "$MIN" \
     --reserve-minutes 0.6 --lr-by-time --ckpt-minutes 1000 --val-per-task 0 --log-every 200 \
     --seed 11 --work "$WORK/train" --out "$OUT/bundle" --quiet
 rc=$?

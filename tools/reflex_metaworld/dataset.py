@@ -163,17 +163,23 @@ def load_split(directory: str | Path, split: str | Sequence[str], task_names: Se
 
     `split` may be a list: the splits are aggregated (e.g. ["train", "dagger1"]: the
     demonstrations and the learner's own expert-labelled rollouts, `<task>-dagger1.npz`, written
-    by `reflex_metaworld.dagger`). Files with the full observation (`obs`) give `aux`, the
-    object and goal positions (training-only targets)."""
+    by `reflex_metaworld.dagger`). A split after the first may lack some tasks (a DAgger round
+    of the hard tasks only); one that no task has raises FileNotFoundError (a misspelt round).
+    Files with the full observation (`obs`) give `aux`, the object and goal positions
+    (training-only targets)."""
     splits = [split] if isinstance(split, str) else list(split)
     images, states, actions, words, aux, aux_valid = [], [], [], [], [], []
     extra, action_valid = [[] for _ in cameras], []
     ep_start, ep_length, ep_task, instructions = [], [], [], []
     offset = 0
+    found = {sp: 0 for sp in splits}
     for (k, name), sp in ((kn, sp) for kn in enumerate(task_names) for sp in splits):
         path = demo_path(Path(directory), name, sp)
         if not path.exists():
+            if sp != splits[0]:
+                continue    # an aggregated round need not cover every task; checked below
             raise FileNotFoundError(f"{path}: missing demonstrations (run reflex_metaworld.demos)")
+        found[sp] += 1
         with np.load(path) as z:
             starts, lengths = z["episode_start"].astype(np.int64), z["episode_length"].astype(np.int64)
             if max_episodes is not None and sp == splits[0]:
@@ -216,6 +222,10 @@ def load_split(directory: str | Path, split: str | Sequence[str], task_names: Se
         if sp == splits[0]:
             instructions.append(instruction)
         offset += end
+    for sp, n in found.items():
+        if n == 0:
+            raise FileNotFoundError(f"no task has the split {sp!r} in {directory} "
+                                    f"(e.g. {demo_path(Path(directory), task_names[0], sp).name})")
     return Demos(extra_images=[torch.from_numpy(np.concatenate(e)) for e in extra],
                  action_valid=torch.from_numpy(np.concatenate(action_valid)) if chunk > 1 else None,
                  aux=torch.from_numpy(np.concatenate(aux)),

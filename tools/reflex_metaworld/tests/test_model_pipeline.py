@@ -151,6 +151,14 @@ def test_dagger_round_labels_the_learners_states_and_aggregates(dart, tmp_path):
     assert both.frames == one.frames + n and both.episodes == one.episodes + 2
     assert torch.equal(both.actions[one.frames:], torch.from_numpy(z["actions"]))
     assert bool(both.aux_valid.all()) and list(both.ep_task) == [0, 0, 0]
+    # a round may cover some tasks only; a round no task has is an error
+    other = "button-press-topdown-v3"
+    D.generate_split(other, "train", 1, 96, "corner", d)
+    mixed = DS.load_split(d, ["train", "dagger1"], [TASK, other], vocabulary, TINY["instruction_tokens"])
+    other_frames = len(D.load(d / f"{other}.npz")["actions"])
+    assert mixed.frames == both.frames + other_frames and list(mixed.ep_task) == [0, 0, 0, 1]
+    with pytest.raises(FileNotFoundError, match="dagger9"):
+        DS.load_split(d, ["train", "dagger9"], [TASK], vocabulary, TINY["instruction_tokens"])
     with pytest.raises(ValueError):
         DG.collect(net, TASK, 1, T.EVAL_SEED, 0, "random", 0.0, np.random.default_rng(0))
 
