@@ -176,8 +176,8 @@ def generate_split(name: str, split: str, n_episodes: int, image_size: int, came
         raise ValueError(split)
     env = T.make_env(name)
     cam = R.Camera(env, image_size=image_size, camera=camera_name)
-    extra_cams = tuple(R.Camera(env, image_size=image_size, camera=c, fovy=f)
-                       for c, f in (R.parse_view(v) for v in extra_views))
+    views = [(v, *R.parse_view(v)) for v in extra_views]     # (text, camera, fovy)
+    extra_cams = tuple(R.Camera(env, image_size=image_size, camera=c, fovy=f) for _, c, f in views)
     policy = T.expert(name)
     kept: list[Episode] = []
     attempts, failed_layouts = 0, []
@@ -266,9 +266,9 @@ def generate_split(name: str, split: str, n_episodes: int, image_size: int, came
         "meta_json": np.array(json.dumps(meta)),
     }
     path = out / file_name(name, split)
-    for k, view in enumerate(extra_views):   # the sidecars first: a complete base file implies them
+    for k, (view, camera, fovy) in enumerate(views):   # the sidecars first: a base file implies them
         frames = np.stack([im for e in kept for im in e.extra_images[k]]).astype(np.uint8)
-        AC.write_camera_file(DS.camera_path(path, view), frames, *R.parse_view(view))
+        AC.write_camera_file(DS.camera_path(path, view), frames, camera, fovy)
     _save_npz(path, arrays)
     meta["file"] = path.name
     meta["bytes"] = path.stat().st_size
@@ -456,9 +456,13 @@ def main(argv=None) -> int:
             path = args.out / file_name(name, split)
             if path.exists() and not args.force:
                 meta = read_meta(path)
+                missing = [v for v in extra_views if not DS.camera_path(path, v).exists()]
                 if meta["episodes"] < n:
                     log(f"[{k + 1}/{len(names)}] {name} {split}: {path.name} has {meta['episodes']} "
                         f"episodes < {n}; regenerating")
+                elif missing:
+                    log(f"[{k + 1}/{len(names)}] {name} {split}: {path.name} lacks the views "
+                        f"{', '.join(missing)}; regenerating")
                 else:
                     entry[split] = meta
                     log(f"[{k + 1}/{len(names)}] {name} {split}: exists ({meta['episodes']} episodes, "

@@ -75,6 +75,13 @@ def test_extra_views_equal_a_replay_and_a_deadline_keeps_what_was_made(tmp_path)
     replay = np.load(DS.camera_path(tmp_path / "b" / base.name, "corner@30"))["images"]
     np.testing.assert_array_equal(side["images"], replay)
 
+    # a file made without the view is made again when the view is asked for (resume)
+    plain = ["--out", str(tmp_path / "d"), "--tasks", name, "--episodes", "1", "--val-episodes", "0",
+             "--image-size", "48"]
+    assert demos.main(plain) == 0 and not DS.camera_path(tmp_path / "d" / base.name, "corner@30").exists()
+    assert demos.main(plain + ["--extra-views", "corner@30"]) == 0
+    assert DS.camera_path(tmp_path / "d" / base.name, "corner@30").exists()
+
     meta = demos.generate_split(name, "train", 3, 48, "corner", tmp_path, noise_std=0.0,
                                 deadline=time.time() - 1)
     assert meta["episodes"] == 1 and meta["attempts"] == 1
