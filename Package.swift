@@ -43,7 +43,7 @@ let package = Package(
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .target(name: "ZeroMQ", dependencies: ["CZeroMQ"]),
         .target(name: "CReflexCPU"),
-        .target(name: "ReflexKernelsAVX512", swiftSettings: wideKernelFlags),
+        .target(name: "ReflexKernelsAVX512", dependencies: ["CReflexCPU"], swiftSettings: wideKernelFlags),
         .target(name: "ReflexEngine", dependencies: [
             "COpenBLAS", "CReflexCPU", "ReflexKernelsAVX512", .product(name: "Crypto", package: "swift-crypto"),
         ], swiftSettings: engineFlags),

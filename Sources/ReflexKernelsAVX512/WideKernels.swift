@@ -1,3 +1,5 @@
+import CReflexCPU
+
 /// The engine's matrix-product kernels compiled for AVX-512 (`-target-cpu skylake-avx512`, this
 /// module only), called only where `reflex_cpu_has_avx512()` says the CPU runs them: the engine
 /// dispatches at run time, so one binary runs on AVX2-only computers too (as MLAS and oneDNN do).
@@ -38,15 +40,38 @@ public enum WideKernels {
     public static func productFloatPanelsKBlocked(_ x: UnsafePointer<Float>, rows: Int, inDim: Int, _ panels: UnsafePointer<Float>,
                                                   out: Int, cols j0: Int, _ j1: Int, kBlock: Int,
                                                   accumulators: UnsafeMutablePointer<Float>?, into y: UnsafeMutablePointer<Float>) {
+        let passes = (rows + 7) / 8
         var j = j0
         while j + 32 <= j1 {
             let panelA = UnsafeRawPointer(panels + (j / 16) * inDim * 16), panelB = panelA + 64 * inDim
             var k0 = 0
             while k0 < inDim {
                 let k1 = min(inDim, k0 + kBlock)
+                // The next tile (this pair's next K block, else the next pair's first) is fetched
+                // into L2 while this one is multiplied: one line of each of its two panels every
+                // `stride` k steps of row-block passes 1, 2, … (pass 0 is busy streaming this tile's
+                // own weights from memory), so that its first pass finds it in cache. Without it a
+                // step of the large configuration, whose weights do not fit in cache, waits on memory
+                // in every tile's first pass (docs/PERFORMANCE.md, session 10).
+                let next: UnsafeRawPointer? = k1 < inDim ? panelA + 64 * k1 : (j + 64 <= j1 ? panelA + 128 * inDim : nil)
+                let nextLines = next == nil ? 0 : min(kBlock, k1 < inDim ? inDim - k1 : inDim)
+                let stride = passes > 1 && nextLines > 0 ? max(1, (k1 - k0) * (passes - 1) / nextLines) : 0
+                var fetched = 0
                 var r0 = 0
                 while r0 < rows {
                     let rb = min(8, rows - r0)
+                    var countdown = r0 > 0 ? stride : 0      // 0: no fetching in this pass
+                    @inline(__always) func fetchNext() {
+                        guard countdown > 0 else { return }
+                        countdown -= 1
+                        if countdown == 0 {
+                            countdown = stride
+                            if fetched < nextLines {
+                                reflex_prefetch_l2(next! + 64 * fetched); reflex_prefetch_l2(next! + 64 * (inDim + fetched))
+                                fetched += 1
+                            }
+                        }
+                    }
                     let saved = accumulators.map { UnsafeMutableRawPointer($0 + r0 * 32) }    // nil: one K block
                     @inline(__always) func load(_ i: Int) -> SIMD16<Float> {
                         k0 == 0 ? SIMD16<Float>() : saved!.load(fromByteOffset: 64 * i, as: SIMD16<Float>.self)
@@ -67,6 +92,7 @@ public enum WideKernels {
                             v = SIMD16(repeating: x3[k]); c3.addProduct(v, wa); d3.addProduct(v, wb)
                             pa += 64
                             pb += 64
+                            fetchNext()
                         }
                         if k1 == inDim {
                             store(c0, y, r0, 0, rb, out, j, nil); store(c1, y, r0, 1, rb, out, j, nil)
@@ -96,6 +122,7 @@ public enum WideKernels {
                         v = SIMD16(repeating: x7[k]); c7.addProduct(v, wa); d7.addProduct(v, wb)
                         pa += 64
                         pb += 64
+                        fetchNext()
                     }
                     if k1 == inDim {
                         storeBlock((c0, c1, c2, c3, c4, c5, c6, c7), y, r0, rb, out, j, nil)
