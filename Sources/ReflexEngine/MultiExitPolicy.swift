@@ -117,6 +117,7 @@ public final class MultiExitPolicy: @unchecked Sendable {
         guard out.action.count == chunkValues, out.distances.count == cost.exits else { throw EngineError.badInput("output was made for another model") }
 
         embed(obs, ws)
+        recurrentGates(state: state, ws: ws)
         var cur = 0  // index of the current feature/action slot; 1 - cur is the previous one
         if exitEvery == 1 { poolFeature(ws, norm: 0, into: ws.features[0]) }
         for i in out.distances.indices { out.distances[i] = 0 }
@@ -256,25 +257,36 @@ public final class MultiExitPolicy: @unchecked Sendable {
         Kernels.layerNorm(out, rows: 1, d: d, gamma: exitNorms[norm].0, beta: exitNorms[norm].1, eps: eps, into: out, pool: nil)
     }
 
+    /// Each LSTM layer's bias + `weight_hh` · committed h into `ws.recurrentGates`, once a step:
+    /// every head run of the step (the reference read and each exit) starts from the committed
+    /// state, so this half of the gates is shared; each run adds only `weight_ih` · its input.
+    private func recurrentGates(state: RecurrentState, ws: StepWorkspace) {
+        let hs = lstmHidden
+        state.h.withUnsafeBufferPointer { hPrev in
+            for (l, layer) in lstm.enumerated() {
+                let g = ws.recurrentGates.data + l * 4 * hs
+                g.update(from: layer.bias.data, count: 4 * hs)
+                Kernels.gemv(hPrev.baseAddress! + l * hs, layer.whh, into: g, scratch: ws.scratch[0])
+            }
+        }
+    }
+
     /// A tentative head run from the committed state: the candidate state goes to the workspace,
-    /// the clipped action to `action`.
+    /// the clipped action to `action`. Needs this step's `recurrentGates`.
     private func headRun(feature: Tensor, state: RecurrentState, ws: StepWorkspace, into action: Tensor) {
         let hs = lstmHidden, g = ws.gates.data
-        state.h.withUnsafeBufferPointer { hPrev in
-            state.c.withUnsafeBufferPointer { cPrev in
-                for (l, layer) in lstm.enumerated() {
-                    let input = l == 0 ? UnsafePointer(feature.data) : UnsafePointer(ws.candidateH.data + (l - 1) * hs)
-                    g.update(from: layer.bias.data, count: 4 * hs)
-                    Kernels.gemv(input, layer.wih, into: g, scratch: ws.scratch[0])
-                    Kernels.gemv(hPrev.baseAddress! + l * hs, layer.whh, into: g, scratch: ws.scratch[0])
-                    let hOut = ws.candidateH.data + l * hs, cOut = ws.candidateC.data + l * hs
-                    for j in 0..<hs {
-                        let i = Kernels.sigmoid(g[j]), f = Kernels.sigmoid(g[hs + j])
-                        let gg = Kernels.tanh(g[2 * hs + j]), o = Kernels.sigmoid(g[3 * hs + j])
-                        let c = f * cPrev[l * hs + j] + i * gg
-                        cOut[j] = c
-                        hOut[j] = o * Kernels.tanh(c)
-                    }
+        state.c.withUnsafeBufferPointer { cPrev in
+            for l in lstm.indices {
+                let input = l == 0 ? UnsafePointer(feature.data) : UnsafePointer(ws.candidateH.data + (l - 1) * hs)
+                g.update(from: ws.recurrentGates.data + l * 4 * hs, count: 4 * hs)
+                Kernels.gemv(input, lstm[l].wih, into: g, scratch: ws.scratch[0])
+                let hOut = ws.candidateH.data + l * hs, cOut = ws.candidateC.data + l * hs
+                for j in 0..<hs {
+                    let i = Kernels.sigmoid(g[j]), f = Kernels.sigmoid(g[hs + j])
+                    let gg = Kernels.tanh(g[2 * hs + j]), o = Kernels.sigmoid(g[3 * hs + j])
+                    let c = f * cPrev[l * hs + j] + i * gg
+                    cOut[j] = c
+                    hOut[j] = o * Kernels.tanh(c)
                 }
             }
         }

@@ -11,6 +11,9 @@ public final class StepWorkspace: @unchecked Sendable {
     let actions: [Tensor]         // two, alternating: H·A values each
     let raw, gates, headMLP: Tensor
     let candidateH, candidateC: Tensor
+    /// Per LSTM layer, its bias plus `weight_hh` · the committed h `[layers, 4·hidden]`: the same
+    /// for every head run of a step (all start from the committed state), so computed once a step.
+    let recurrentGates: Tensor
     /// The normalised state `[D]`.
     let stateInput: Tensor
     /// One per thread: the products' accumulators (`Kernels.productScratch` floats).
@@ -32,6 +35,7 @@ public final class StepWorkspace: @unchecked Sendable {
         actions = [Tensor(shape: [a]), Tensor(shape: [a])]
         raw = Tensor(shape: [a]); gates = Tensor(shape: [4 * h]); headMLP = Tensor(shape: [mh])
         candidateH = Tensor(shape: [l, h]); candidateC = Tensor(shape: [l, h])
+        recurrentGates = Tensor(shape: [l, 4 * h])
         stateInput = Tensor(shape: [stateDim])
         scratch = (0..<pool.threads).map { _ in Tensor(shape: [productScratch]) }
     }
