@@ -240,25 +240,52 @@ extension Kernels {
         }
     }
 
-    /// y[out] += x[in] @ w[in, out]: one row (the head, the state token). An int8 matrix is
-    /// multiplied as stored, `y[j] += scale[j] · Σ_i x[i]·q[i, j]`, summing into `scratch`
-    /// (at least `out` floats).
-    static func gemv(_ x: UnsafePointer<Float>, _ w: WeightMatrix, into y: UnsafeMutablePointer<Float>, scratch: Tensor) {
+    /// y[0 ..< w.cols] += x[0 ..< w.rows] @ w: one input row (the state token, the recurrent
+    /// head). `scratch`: `productScratch` floats (int8 only). With a `pool` of more than one thread,
+    /// a float32-panel matrix of at least `parallelGemvWeights` weights is split by columns across
+    /// the threads (each streams its own columns: the LSTM's are 4 MB in the large configuration);
+    /// smaller ones, and int8, run on the calling thread (waking a worker costs more than they take).
+    static func gemv(_ x: UnsafePointer<Float>, _ w: WeightMatrix, into y: UnsafeMutablePointer<Float>, scratch: Tensor,
+                     pool: ComputePool? = nil) {
+        if let pool, pool.threads > 1, case .float32Panels = w, w.rows * w.cols >= parallelGemvWeights {
+            pool.run(GemvJob(x: x, w: w, y: y, pool: pool))
+            return
+        }
+        gemv(x, w, cols: 0..<w.cols, into: y, scratch: scratch)
+    }
+
+    /// Weights from which `gemv` splits a float32 matrix across the pool's threads (2^18 = 1 MiB):
+    /// the default model's head matrices stay on one thread, the large configuration's LSTM splits.
+    static let parallelGemvWeights = 1 << 18
+
+    private struct GemvJob: ParallelJob {
+        let x: UnsafePointer<Float>, w: WeightMatrix, y: UnsafeMutablePointer<Float>, pool: ComputePool
+        func run(part: Int) {
+            let cols = pool.slice(w.cols, part: part)
+            if !cols.isEmpty { gemv(x, w, cols: cols, into: y, scratch: nil) }
+        }
+    }
+
+    /// `gemv` over columns `cols` (float32 panels: whole panels, multiples of 16; the other
+    /// layouts: all columns). An int8 matrix is multiplied as stored, `y[j] += scale[j] ·
+    /// Σ_i x[i]·q[i, j]`, summing into `scratch` (at least `out` floats; nil only for float32).
+    private static func gemv(_ x: UnsafePointer<Float>, _ w: WeightMatrix, cols: Range<Int>, into y: UnsafeMutablePointer<Float>,
+                             scratch: Tensor?) {
         switch w {
         case .float32(let t):
             cblas_sgemv(CblasRowMajor, CblasTrans, Int32(t.shape[0]), Int32(t.shape[1]), 1, t.data, Int32(t.shape[1]), x, 1, 1, y, 1)
         case .float32Panels(let t) where wide:
-            WideKernels.gemvPanels(x, inDim: t.shape[1], t.data, out: w.cols, into: y)
+            WideKernels.gemvPanels(x, inDim: t.shape[1], t.data, cols: cols.lowerBound, cols.upperBound, into: y)
         case .float32Panels(let t):
             let k = t.shape[1]
-            for p in 0..<t.shape[0] {
+            for p in (cols.lowerBound / 16)..<(cols.upperBound / 16) {
                 var acc = SIMD16<Float>(), w = UnsafeRawPointer(t.data + p * k * 16)
                 for i in 0..<k { acc.addProduct(SIMD16(repeating: x[i]), w.loadUnaligned(as: SIMD16<Float>.self)); w += 64 }
                 let yp = UnsafeMutableRawPointer(y + 16 * p)
                 yp.storeBytes(of: yp.loadUnaligned(as: SIMD16<Float>.self) + acc, as: SIMD16<Float>.self)
             }
         case .int8(let q):
-            let n = q.cols, acc = scratch.data
+            let n = q.cols, acc = scratch!.data
             for j in 0..<n { acc[j] = 0 }
             for i in 0..<q.rows {
                 let xi = x[i], row = q.values + i * n

@@ -266,7 +266,7 @@ public final class MultiExitPolicy: @unchecked Sendable {
             for (l, layer) in lstm.enumerated() {
                 let g = ws.recurrentGates.data + l * 4 * hs
                 g.update(from: layer.bias.data, count: 4 * hs)
-                Kernels.gemv(hPrev.baseAddress! + l * hs, layer.whh, into: g, scratch: ws.scratch[0])
+                Kernels.gemv(hPrev.baseAddress! + l * hs, layer.whh, into: g, scratch: ws.scratch[0], pool: ws.pool)
             }
         }
     }
@@ -279,7 +279,7 @@ public final class MultiExitPolicy: @unchecked Sendable {
             for l in lstm.indices {
                 let input = l == 0 ? UnsafePointer(feature.data) : UnsafePointer(ws.candidateH.data + (l - 1) * hs)
                 g.update(from: ws.recurrentGates.data + l * 4 * hs, count: 4 * hs)
-                Kernels.gemv(input, lstm[l].wih, into: g, scratch: ws.scratch[0])
+                Kernels.gemv(input, lstm[l].wih, into: g, scratch: ws.scratch[0], pool: ws.pool)
                 let hOut = ws.candidateH.data + l * hs, cOut = ws.candidateC.data + l * hs
                 for j in 0..<hs {
                     let i = Kernels.sigmoid(g[j]), f = Kernels.sigmoid(g[hs + j])
@@ -293,7 +293,7 @@ public final class MultiExitPolicy: @unchecked Sendable {
         let mh = hfc1W.cols
         let top = ws.candidateH.data + (lstm.count - 1) * hs
         ws.headMLP.data.update(from: hfc1B.data, count: mh)
-        Kernels.gemv(top, hfc1W, into: ws.headMLP.data, scratch: ws.scratch[0])
+        Kernels.gemv(top, hfc1W, into: ws.headMLP.data, scratch: ws.scratch[0], pool: ws.pool)
         Kernels.gelu(ws.headMLP.data, count: mh)
         ws.raw.data.update(from: hfc2B.data, count: chunkValues)
         Kernels.gemv(ws.headMLP.data, hfc2W, into: ws.raw.data, scratch: ws.scratch[0])

@@ -242,16 +242,40 @@ public enum WideKernels {
         return p / q
     }
 
-    /// y[0 ..< out] += x[0 ..< inDim] @ W on 16-column panels (`panels`: [out / 16][inDim][16]):
-    /// one row (the head, the state token); the AVX2 loop's k order, so its bits.
+    /// y[j0 ..< j1] += x[0 ..< inDim] @ W[:, j0 ..< j1] on 16-column panels (`panels`:
+    /// [out / 16][inDim][16]; j0, j1 multiples of 16): one row (the head, the state token); the AVX2
+    /// loop's k order per panel, so its bits. Four panels at a time: four independent chains of
+    /// multiply-adds, where one panel's chain alone waits on the FMA latency at every k.
     @inline(never)
-    public static func gemvPanels(_ x: UnsafePointer<Float>, inDim: Int, _ panels: UnsafePointer<Float>, out: Int,
-                                  into y: UnsafeMutablePointer<Float>) {
-        for p in 0..<(out / 16) {
+    public static func gemvPanels(_ x: UnsafePointer<Float>, inDim: Int, _ panels: UnsafePointer<Float>,
+                                  cols j0: Int, _ j1: Int, into y: UnsafeMutablePointer<Float>) {
+        var p = j0 / 16
+        let p1 = j1 / 16
+        while p + 4 <= p1 {
+            var a0 = SIMD16<Float>(), a1 = SIMD16<Float>(), a2 = SIMD16<Float>(), a3 = SIMD16<Float>()
+            var w = UnsafeRawPointer(panels + p * inDim * 16)
+            let s = 64 * inDim
+            for i in 0..<inDim {
+                let v = SIMD16<Float>(repeating: x[i])
+                a0.addProduct(v, w.loadUnaligned(as: SIMD16<Float>.self))
+                a1.addProduct(v, w.loadUnaligned(fromByteOffset: s, as: SIMD16<Float>.self))
+                a2.addProduct(v, w.loadUnaligned(fromByteOffset: 2 * s, as: SIMD16<Float>.self))
+                a3.addProduct(v, w.loadUnaligned(fromByteOffset: 3 * s, as: SIMD16<Float>.self))
+                w += 64
+            }
+            @inline(__always) func add(_ acc: SIMD16<Float>, _ q: Int) {
+                let yp = UnsafeMutableRawPointer(y + 16 * (p + q))
+                yp.storeBytes(of: yp.loadUnaligned(as: SIMD16<Float>.self) + acc, as: SIMD16<Float>.self)
+            }
+            add(a0, 0); add(a1, 1); add(a2, 2); add(a3, 3)
+            p += 4
+        }
+        while p < p1 {
             var acc = SIMD16<Float>(), w = UnsafeRawPointer(panels + p * inDim * 16)
             for i in 0..<inDim { acc.addProduct(SIMD16(repeating: x[i]), w.loadUnaligned(as: SIMD16<Float>.self)); w += 64 }
             let yp = UnsafeMutableRawPointer(y + 16 * p)
             yp.storeBytes(of: yp.loadUnaligned(as: SIMD16<Float>.self) + acc, as: SIMD16<Float>.self)
+            p += 1
         }
     }
 

@@ -106,18 +106,20 @@ struct WideKernelTests {
     }
 
     /// The one-row product on panels sums over k in order with fused multiply-adds, as the AVX2
-    /// loop does: the same bits as a scalar fused multiply-add loop.
-    @Test func aRowProductOnPanelsSumsInTheAVX2Order() {
-        let k = 37, n = 48
+    /// loop does: the same bits as a scalar fused multiply-add loop, in the four-panel groups and
+    /// the panels left over, over all columns and over a range of them (one thread's share).
+    @Test(arguments: [(0, 112), (16, 112), (32, 80)])
+    func aRowProductOnPanelsSumsInTheAVX2Order(j0: Int, j1: Int) {
+        let k = 37, n = 112     // 7 panels: one group of four and three single ones
         let w = Tensor(shape: [k, n], values: (0..<(k * n)).map { Float(($0 * 29) % 31) / 15 - 1 })
         let panels = Kernels.packPanels(w)
         let x = (0..<k).map { Float(($0 * 13) % 17) / 8 - 1 }
         let y = Tensor(shape: [n], values: (0..<n).map { Float($0 % 3) })
-        x.withUnsafeBufferPointer { WideKernels.gemvPanels($0.baseAddress!, inDim: k, panels.data, out: n, into: y.data) }
+        x.withUnsafeBufferPointer { WideKernels.gemvPanels($0.baseAddress!, inDim: k, panels.data, cols: j0, j1, into: y.data) }
         for j in 0..<n {
             var acc: Float = 0
             for i in 0..<k { acc = acc.addingProduct(x[i], w.data[i * n + j]) }
-            #expect(y.data[j] == Float(j % 3) + acc, "column \(j)")
+            #expect(y.data[j] == Float(j % 3) + ((j0..<j1).contains(j) ? acc : 0), "column \(j)")
         }
     }
 }
