@@ -9,7 +9,8 @@ the scripted expert is run on the same layouts beside it (does the layout defeat
 Per episode, from Meta-World's observation after each step (metres: hand obs[0:3], object obs[4:7];
 the thresholds are phase_exits' NEAR_M and MOVED_M) and the task's own step info (`obj_to_target`:
 the distance its success is judged on, below a task threshold, e.g. peg-insert-side's peg head to
-the hole, 0.07; `grasp_success`: the task's own grasp test):
+the hole, 0.07; Meta-World's assembly reports 0 at every step, so there it says nothing;
+`grasp_success`: the task's own grasp test):
 - `no_reach`: the hand never came within 6 cm of the object;
 - `no_move`: it reached the object but never moved it 2 cm from where it started (no grasp, or a
   grasp that slipped at once);
