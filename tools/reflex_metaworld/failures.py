@@ -30,13 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
-from reflex_client import ReflexClient
-
-from . import eval_settings as S
-from . import render as R
 from . import tasks as T
-from .episodes import REPLY_TIMEOUT_MS, Daemon, default_binary, image_view, inspect_model, run_episode
-from .phase_exits import MOVED_M, NEAR_M
+from .phase_exits import MOVED_M, NEAR_M, closed_loop_episodes
 from .rollout import Scene
 
 DEFAULT_TASKS = "peg-insert-side-v3,assembly-v3,bin-picking-v3,window-open-v3"
@@ -82,39 +77,27 @@ def expert_succeeds(scene: Scene, layout: int) -> bool:
 
 def run(args) -> list[dict]:
     """One record per episode: task, layout, outcome, the track's figures, expert_success."""
-    reflexd, reflexctl = default_binary("REFLEXD_BIN", "reflexd"), default_binary("REFLEXCTL_BIN", "reflexctl")
-    model = inspect_model(reflexctl, args.model)
-    setting = S.parse(args.setting, model.exits)
     records: list[dict] = []
-    daemon = Daemon(reflexd, args.model, **setting.daemon_config(model))
-    daemon.start()
-    try:
-        with ReflexClient(daemon.policy, timeout_ms=REPLY_TIMEOUT_MS) as client:
-            for task in [t.strip() for t in args.tasks.split(",") if t.strip()]:
-                scene = Scene(task, R.DEFAULT_IMAGE_SIZE, *image_view(model))
-                try:
-                    for layout in range(args.first_layout, args.first_layout + args.episodes):
-                        track: list[ObjectTrack] = []
+    tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
+    for ep in closed_loop_episodes(args.model, args.setting, tasks,
+                                   range(args.first_layout, args.first_layout + args.episodes), "failures"):
+        track: list[ObjectTrack] = []
 
-                        def hook(_t, _image, _action, _info, env_info, track=track, scene=scene):
-                            obs = scene.env._get_obs()
-                            if not track:       # the object's start: read after the first step, as phase_exits does
-                                track.append(ObjectTrack(obs))
-                            track[0].update(obs, env_info)
+        def hook(_t, _image, _action, _info, env_info, track=track, scene=ep.scene):
+            obs = scene.env._get_obs()
+            if not track:       # the object's start: read after the first step, as phase_exits does
+                track.append(ObjectTrack(obs))
+            track[0].update(obs, env_info)
 
-                        result = run_episode(scene, client, f"failures-{task}", layout, setting, model, step_hook=hook)
-                        tr = track[0]
-                        rec = {"task": task, "layout": layout, "setting": setting.name, "steps": result["steps"],
-                               "outcome": tr.outcome(result["success"]), "min_hand_m": round(tr.min_hand_m, 4),
-                               "max_moved_m": round(tr.max_moved_m, 4), "grasped": tr.grasped,
-                               "min_to_target": round(tr.min_to_target, 4), "final_to_target": round(tr.final_to_target, 4),
-                               "expert_success": expert_succeeds(scene, layout)}
-                        records.append(rec)
-                        print(json.dumps(rec), flush=True)
-                finally:
-                    scene.close()
-    finally:
-        daemon.stop()
+        result = ep.run(hook)
+        tr = track[0]
+        rec = {"task": ep.task, "layout": ep.layout, "setting": ep.setting.name, "steps": result["steps"],
+               "outcome": tr.outcome(result["success"]), "min_hand_m": round(tr.min_hand_m, 4),
+               "max_moved_m": round(tr.max_moved_m, 4), "grasped": tr.grasped,
+               "min_to_target": round(tr.min_to_target, 4), "final_to_target": round(tr.final_to_target, 4),
+               "expert_success": expert_succeeds(ep.scene, ep.layout)}
+        records.append(rec)
+        print(json.dumps(rec), flush=True)
     return records
 
 

@@ -18,9 +18,11 @@ Writes OUT.jsonl (one record per step) and OUT.png; prints the mean exit per pha
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from collections import defaultdict
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -59,42 +61,70 @@ class PhaseTracker:
         return "release" if self.grasped else "approach"
 
 
-def run(args) -> tuple[list[dict], int]:
-    """(one record per step, the model's number of exits)."""
+@dataclasses.dataclass
+class TracedEpisode:
+    """One episode `closed_loop_episodes` is about to run: `run(step_hook)` runs it (the
+    evaluation's run_episode) and returns its result; `scene.env` and `scene.policy` (the task's
+    scripted expert) are there for the hook."""
+    task: str
+    layout: int
+    scene: Scene
+    setting: S.Setting
+    model: S.ModelInfo
+    run: Callable[[Callable], dict]
+
+
+def closed_loop_episodes(model_path: Path, setting_name: str, tasks: list[str], layouts: range,
+                         robot: str) -> Iterator[TracedEpisode]:
+    """Every (task, layout) through a reflexd of our own at one evaluation setting, exactly as
+    the evaluation runs them (episodes.run_episode); the daemon and each task's scene live while
+    the caller iterates."""
     reflexd, reflexctl = default_binary("REFLEXD_BIN", "reflexd"), default_binary("REFLEXCTL_BIN", "reflexctl")
-    model = inspect_model(reflexctl, args.model)
-    setting = S.parse(args.setting, model.exits)
-    records: list[dict] = []
-    daemon = Daemon(reflexd, args.model, **setting.daemon_config(model))
+    model = inspect_model(reflexctl, model_path)
+    setting = S.parse(setting_name, model.exits)
+    daemon = Daemon(reflexd, model_path, **setting.daemon_config(model))
     daemon.start()
     try:
         with ReflexClient(daemon.policy, timeout_ms=REPLY_TIMEOUT_MS) as client:
-            for task in [t.strip() for t in args.tasks.split(",") if t.strip()]:
+            for task in tasks:
                 scene = Scene(task, R.DEFAULT_IMAGE_SIZE, *image_view(model))
                 try:
-                    for episode in range(args.first_layout, args.first_layout + args.episodes):
-                        steps: list[dict] = []
-                        tracker: list[PhaseTracker] = []
-
-                        def hook(t, _image, _action, info, env_info, steps=steps, tracker=tracker, scene=scene):
-                            obs = scene.env._get_obs()
-                            if not tracker:     # the object's start: read after the first step, before it can move 1 cm
-                                tracker.append(PhaseTracker(scene.policy, obs))
-                            steps.append({"t": t, "exit": int(info["exit"]), "reason": info["reason"],
-                                          "phase": tracker[0].phase(obs),
-                                          "success": bool(env_info.get("success"))})
-
-                        result = run_episode(scene, client, f"phase-{task}", episode, setting, model, step_hook=hook)
-                        for s in steps:
-                            records.append({"task": task, "episode": episode, "setting": setting.name,
-                                            "episode_success": result["success"], **s})
-                        print(f"{task} layout {episode}: success {result['success']}, {result['steps']} steps, "
-                              f"mean exit {np.mean([s['exit'] for s in steps]):.2f}", flush=True)
+                    for layout in layouts:
+                        def run(step_hook, scene=scene, task=task, layout=layout):
+                            return run_episode(scene, client, f"{robot}-{task}", layout, setting, model, step_hook=step_hook)
+                        yield TracedEpisode(task, layout, scene, setting, model, run)
                 finally:
                     scene.close()
     finally:
         daemon.stop()
-    return records, model.exits
+
+
+def run(args) -> tuple[list[dict], int]:
+    """(one record per step, the model's number of exits)."""
+    records: list[dict] = []
+    exits = 0
+    tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
+    for ep in closed_loop_episodes(args.model, args.setting, tasks,
+                                   range(args.first_layout, args.first_layout + args.episodes), "phase"):
+        exits = ep.model.exits
+        steps: list[dict] = []
+        tracker: list[PhaseTracker] = []
+
+        def hook(t, _image, _action, info, env_info, steps=steps, tracker=tracker, scene=ep.scene):
+            obs = scene.env._get_obs()
+            if not tracker:     # the object's start: read after the first step, before it can move 1 cm
+                tracker.append(PhaseTracker(scene.policy, obs))
+            steps.append({"t": t, "exit": int(info["exit"]), "reason": info["reason"],
+                          "phase": tracker[0].phase(obs),
+                          "success": bool(env_info.get("success"))})
+
+        result = ep.run(hook)
+        for s in steps:
+            records.append({"task": ep.task, "episode": ep.layout, "setting": ep.setting.name,
+                            "episode_success": result["success"], **s})
+        print(f"{ep.task} layout {ep.layout}: success {result['success']}, {result['steps']} steps, "
+              f"mean exit {np.mean([s['exit'] for s in steps]):.2f}", flush=True)
+    return records, exits
 
 
 def summary(records: list[dict]) -> dict:
