@@ -9,8 +9,10 @@ rule). Per frame and exit: the action error `err` (RMS over the criterion dims �
 the scripted expert's label, action units) and DeeR's criterion `dist` (RMS distance between the
 exit's action and the previous read's; `dist_2` compares exits 2 and 1).
 
-Prints JSON: the mean error per exit; the Spearman correlation of `dist_2` with exit 1's excess
-error (err_1 − err_E: what stopping at exit 1 costs that frame); and, at a mean compute `--budget`
+Prints JSON: the mean error per exit; the Spearman correlation with exit 1's excess error
+(err_1 − err_E: what stopping at exit 1 costs that frame) of `dist_1` (exit 1 against the
+reference read: the distance the runtime's threshold at exit 1 is compared with) and of `dist_2`
+(what a rule could know one exit later); and, at a mean compute `--budget`
 (a fraction of full depth), the mean error of policies that answer a share q of the frames at
 exit 1 and the rest at the fixed depth that spends the remaining budget (interpolated between the
 two neighbouring exits), where the exit-1 frames are chosen by the criterion (lowest `dist_2`, as
@@ -84,6 +86,7 @@ def report(err: np.ndarray, dist: np.ndarray, costs, budget: float = 0.4,
     out = {"frames": n, "budget": budget, "cost_per_exit": costs.round(3).tolist(),
            "mean_err_per_exit": err.mean(0).round(4).tolist(),
            "median_dist_per_exit": np.median(dist, 0).round(4).tolist(),
+           "spearman_dist1_vs_exit1_excess_err": round(spearman(dist[:, 0], excess), 3),
            "spearman_dist2_vs_exit1_excess_err": round(spearman(dist[:, 1], excess), 3),
            "fixed_depth_err": round(float(fixed_depth_error(err, costs, budget).mean()), 4),
            "shares": {}}

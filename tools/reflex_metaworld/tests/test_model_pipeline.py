@@ -248,10 +248,13 @@ def test_exit_errors_reads_every_exit_and_bounds_the_criterion(dart):
     a2, label = r.actions[2, :3].numpy(), val.actions[0, :3].numpy()
     assert np.isclose(err[0, 1], np.sqrt(((a2 - label) ** 2).mean()), atol=1e-6)
     assert np.isclose(dist[0, 1], float(r.distances[1]), atol=1e-6)
+    a0, a1 = r.actions[0, :3].numpy(), r.actions[1, :3].numpy()      # the reference read and exit 1
+    assert np.isclose(dist[0, 0], np.sqrt(((a1 - a0) ** 2).mean()), atol=1e-6)
     costs = [(i + 1) / E for i in range(E)]
     out = EE.report(err, dist, costs, budget=0.6, shares=(0.2,))
     row = out["shares"]["0.2"]
     assert row["oracle_err"] <= min(row["criterion_err"], row["random_err"]) + 1e-9
+    assert out["spearman_dist1_vs_exit1_excess_err"] == round(EE.spearman(dist[:, 0], err[:, 0] - err[:, -1]), 3)
     assert E == 3      # costs 1/3, 2/3, 1: a budget of 0.6 is exits 1 and 2 mixed 0.2 : 0.8
     assert np.isclose(out["fixed_depth_err"], 0.2 * err[:, 0].mean() + 0.8 * err[:, 1].mean(), atol=1e-4)
     assert np.isclose(EE.spearman(np.arange(5.0), np.arange(5.0) ** 3), 1.0)    # monotone: ranks agree
