@@ -39,7 +39,7 @@ def average(a: ReflexNet, b: ReflexNet, alpha: float) -> ReflexNet:
     sa, sb = a.state_dict(), b.state_dict()
     if sa.keys() != sb.keys():
         raise ValueError(f"the networks' tensors differ: {sorted(set(sa) ^ set(sb))[:5]}")
-    a.load_state_dict({k: torch.lerp(sa[k], sb[k], alpha) if sa[k].is_floating_point() else sa[k] for k in sa})
+    a.load_state_dict({k: (1 - alpha) * sa[k] + alpha * sb[k] if sa[k].is_floating_point() else sa[k] for k in sa})
     return a
 
 
