@@ -20,6 +20,16 @@ DeeR's threshold does), at random, or by an oracle (the frames where exit 1's er
 rest's least: the best choice of that many frames) — beside fixed depth alone at the budget.
 The oracle bounds what any criterion could gain on these frames; the random choice is what a
 criterion that carries no information gets.
+
+    python -m reflex_metaworld.exit_errors --model models/default --closed-loop 8 [--commit 1]
+
+With `--closed-loop N` the frames are the learner's own instead: the bundle drives the simulator
+on N layouts per task of the last training seed (`tasks.TRAIN_SEEDS[-1]`, a reserve: the default's
+demonstrations used seeds 0-4; never a validation or evaluation layout), acting with and committing the read of exit
+`--commit` (1: the states forced exit 1 visits; E: full depth's) while every exit's action is read
+at every visited state and labelled by the scripted expert. Same figures, plus the success of the
+episodes and the mean error per exit per task. Expert labels on the expert's own states (the
+validation split) cannot show compounding error; on exit 1's own states they show where it starts.
 """
 from __future__ import annotations
 
@@ -34,6 +44,8 @@ import torch
 from reflex_model.bundle import read_bundle
 
 from . import dataset as DS
+from . import render as R
+from . import rollout as RO
 from . import tasks as T
 from .episodes import default_binary, inspect_model
 
@@ -58,6 +70,48 @@ def exit_errors(net, demos: DS.Demos) -> tuple[np.ndarray, np.ndarray]:
                 errs.append(np.sqrt(((a - label) ** 2).mean(-1)))
                 dists.append(r.distances.numpy())
     return np.asarray(errs, np.float64), np.asarray(dists, np.float64)
+
+
+def closed_loop_exit_errors(net, task: str, layouts, commit: int, view=(R.DEFAULT_CAMERA, None),
+                            max_steps: int | None = None) -> tuple[np.ndarray, np.ndarray, list[bool]]:
+    """The learner in the loop: on each layout of `layouts` (Meta-World task instances) from its
+    reset, act with exit `commit`'s clipped action and commit its head state, reading every exit
+    at every step; until the first success or the task's step limit (`max_steps` overrides it).
+    view: (camera, fovy) the bundle sees (`rollout.load_policy`). Returns (err [N, E], dist [N, E]
+    as `exit_errors`, labels from `tasks.expert_action` on the visited state; one success per
+    layout)."""
+    scene = RO.Scene(task, camera=view[0], fovy=view[1])
+    ids, unknown = net.tokenize(scene.spec.instruction)
+    if unknown:
+        raise ValueError(f"{task}: instruction words {unknown} are not in the model's vocabulary")
+    if not 1 <= commit <= net.num_exits:
+        raise ValueError(f"commit exit {commit} outside 1 … {net.num_exits}")
+    limit = scene.spec.max_steps if max_steps is None else max_steps
+    errs, dists, successes = [], [], []
+    try:
+        with torch.no_grad():
+            for layout in layouts:
+                T.set_layout(scene.env, layout)
+                obs, _ = scene.env.reset()
+                rec, success = None, False
+                for _ in range(limit):
+                    r = net.step({"image": torch.from_numpy(scene.camera.render()),
+                                  "state": torch.from_numpy(T.state_of(obs)), "word_ids": ids}, rec)
+                    label = T.expert_action(scene.policy, obs)[CRITERION_DIMS]
+                    a = r.actions[1:, CRITERION_DIMS].numpy()
+                    errs.append(np.sqrt(((a - label) ** 2).mean(-1)))
+                    dists.append(r.distances.numpy())
+                    rec = r.states[commit]
+                    obs, _r, _term, trunc, info = scene.env.step(r.actions[commit].numpy().astype(np.float32))
+                    if info.get("success"):
+                        success = True
+                        break
+                    if trunc:
+                        break
+                successes.append(success)
+    finally:
+        scene.close()
+    return np.asarray(errs, np.float64), np.asarray(dists, np.float64), successes
 
 
 def spearman(x: np.ndarray, y: np.ndarray) -> float:
@@ -98,6 +152,7 @@ def report(err: np.ndarray, dist: np.ndarray, costs, budget: float = 0.4,
         rest_err = fixed_depth_error(err, costs, rest)
         row = {"rest_at_fraction": round(float(rest), 3)}
         orders = {"criterion": np.argsort(dist[:, 1], kind="stable"),
+                  "dist1": np.argsort(dist[:, 0], kind="stable"),    # what exit 1's threshold reads
                   "random": np.random.default_rng(seed).permutation(n),
                   # the k frames where exit 1 loses least against the rest's depth: optimal for k
                   "oracle": np.argsort(err[:, 0] - rest_err, kind="stable")}
@@ -113,7 +168,11 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", type=Path, default=Path("models/default"))
-    ap.add_argument("--demos", type=Path, required=True, help="the demonstrations folder (its val split)")
+    ap.add_argument("--demos", type=Path, default=None, help="the demonstrations folder (its val split)")
+    ap.add_argument("--closed-loop", type=int, default=0, metavar="N",
+                    help="the learner's own states instead: N layouts per task of the reserve training seed")
+    ap.add_argument("--commit", type=int, default=None,
+                    help="with --closed-loop: the exit whose action is executed and committed [1]")
     ap.add_argument("--tasks", default=",".join(T.TASK_NAMES))
     ap.add_argument("--budget", type=float, default=0.4, help="mean compute, fraction of full depth")
     ap.add_argument("--costs", default=None,
@@ -129,6 +188,26 @@ def main(argv=None) -> int:
         costs = list(inspect_model(default_binary("REFLEXCTL_BIN", "reflexctl"), args.model).fractions)
     if len(costs) != net.num_exits:
         ap.error(f"{len(costs)} costs for a model with {net.num_exits} exits")
+    if args.closed_loop:
+        view = R.image_view(manifest.get("observation"))
+        commit = args.commit or 1
+        errs, dists, per_task = [], [], {}
+        for task in [t for t in args.tasks.split(",") if t]:
+            layouts = T.layouts(task, T.TRAIN_SEEDS[-1])[: args.closed_loop]
+            err, dist, ok = closed_loop_exit_errors(net, task, layouts, commit, view)
+            errs.append(err)
+            dists.append(dist)
+            per_task[task] = {"success": sum(ok), "episodes": len(ok), "frames": len(err),
+                              "mean_err_per_exit": err.mean(0).round(4).tolist()}
+            print(f"[exit_errors] {task}: {sum(ok)}/{len(ok)} at commit exit {commit}, {len(err)} frames",
+                  file=sys.stderr)
+        out = report(np.concatenate(errs), np.concatenate(dists), costs, args.budget)
+        print(json.dumps({"model": str(args.model), "closed_loop": {"seed": T.TRAIN_SEEDS[-1],
+                          "layouts": args.closed_loop, "commit_exit": commit, "per_task": per_task},
+                          **out}, indent=1))
+        return 0
+    if args.demos is None:
+        ap.error("--demos is needed (the validation split), unless --closed-loop")
     demos = DS.load_split(args.demos, "val", [t for t in args.tasks.split(",") if t], net.vocabulary,
                           manifest["architecture"]["instruction_tokens"],
                           image_camera=DS.image_camera_for(manifest.get("observation")))

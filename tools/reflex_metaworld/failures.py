@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import tasks as T
+from .demos import run_episode as run_expert
 from .phase_exits import MOVED_M, NEAR_M, closed_loop_episodes
 from .rollout import Scene
 
@@ -66,13 +66,11 @@ class ObjectTrack:
 
 
 def expert_succeeds(scene: Scene, layout: int) -> bool:
-    """The scripted expert (no noise) on evaluation layout `layout`, for the task's step limit."""
-    obs = scene.reset(layout)
-    for _ in range(scene.spec.max_steps):
-        obs, _r, _term, _trunc, info = scene.env.step(T.expert_action(scene.policy, obs))
-        if info.get("success"):
-            return True
-    return False
+    """The scripted expert (no noise) on evaluation layout `layout`, for the task's step limit:
+    `demos.run_episode` without rendering, stopped at the first success."""
+    episode = run_expert(scene.env, scene.policy, scene.layouts[scene.layout_index(layout)],
+                         scene.spec.max_steps, steps_after_success=0)
+    return episode.first_success is not None
 
 
 def run(args) -> list[dict]:

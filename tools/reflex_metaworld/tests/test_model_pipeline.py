@@ -253,9 +253,44 @@ def test_exit_errors_reads_every_exit_and_bounds_the_criterion(dart):
     costs = [(i + 1) / E for i in range(E)]
     out = EE.report(err, dist, costs, budget=0.6, shares=(0.2,))
     row = out["shares"]["0.2"]
-    assert row["oracle_err"] <= min(row["criterion_err"], row["random_err"]) + 1e-9
+    assert row["oracle_err"] <= min(row["criterion_err"], row["dist1_err"], row["random_err"]) + 1e-9
     assert out["spearman_dist1_vs_exit1_excess_err"] == round(EE.spearman(dist[:, 0], err[:, 0] - err[:, -1]), 3)
     assert E == 3      # costs 1/3, 2/3, 1: a budget of 0.6 is exits 1 and 2 mixed 0.2 : 0.8
     assert np.isclose(out["fixed_depth_err"], 0.2 * err[:, 0].mean() + 0.8 * err[:, 1].mean(), atol=1e-4)
     assert np.isclose(EE.spearman(np.arange(5.0), np.arange(5.0) ** 3), 1.0)    # monotone: ranks agree
     assert np.isclose(EE.spearman(np.arange(5.0), -np.arange(5.0)), -1.0)
+
+
+def test_closed_loop_exit_errors_follow_the_committed_exit_and_read_every_exit():
+    """--closed-loop: the learner acts with the committed exit's action, and every exit's error is
+    against the expert's label for the state the learner visited."""
+    torch.manual_seed(3)
+    net = ReflexNet(dict(TINY, patch_size=16), (96, 96, 3), 4, 4, DS.build_vocabulary(),
+                    criterion_dims=(0, 1, 2)).eval()
+    layouts = T.layouts(TASK, T.TRAIN_SEEDS[-1])[:2]
+    runs = {c: EE.closed_loop_exit_errors(net, TASK, layouts, c, max_steps=5) for c in (1, net.num_exits)}
+    for err, dist, ok in runs.values():
+        assert err.shape == (10, net.num_exits) and dist.shape == (10, net.num_exits)
+        assert ok == [False, False]            # an untrained net does not open the drawer in 5 steps
+    # the first step of both runs is the same state (the layout's reset): the same reads
+    np.testing.assert_allclose(runs[1][0][0], runs[net.num_exits][0][0], atol=1e-9)
+    # by hand: commit exit 1 on the second layout, its first two steps
+    scene = EE.RO.Scene(TASK)
+    try:
+        T.set_layout(scene.env, layouts[1])
+        obs, _ = scene.env.reset()
+        r = net.step({"image": torch.from_numpy(scene.camera.render()), "state": torch.from_numpy(T.state_of(obs)),
+                      "instruction": T.INSTRUCTIONS[TASK]}, None)
+        obs, *_ = scene.env.step(r.actions[1].numpy().astype(np.float32))
+        r2 = net.step({"image": torch.from_numpy(scene.camera.render()), "state": torch.from_numpy(T.state_of(obs)),
+                       "instruction": T.INSTRUCTIONS[TASK]}, r.states[1])
+        label = T.expert_action(scene.policy, obs)[:3]
+        expected = np.sqrt(((r2.actions[1:, :3].numpy() - label) ** 2).mean(-1))
+        np.testing.assert_allclose(runs[1][0][6], expected, atol=1e-6)
+        np.testing.assert_allclose(runs[1][1][6], r2.distances.numpy(), atol=1e-6)
+    finally:
+        scene.close()
+    # the two commits drive the robot apart: the states (and so the reads) differ after step 1
+    assert not np.allclose(runs[1][0][1:5], runs[net.num_exits][0][1:5])
+    with pytest.raises(ValueError, match="commit exit"):
+        EE.closed_loop_exit_errors(net, TASK, layouts, 0, max_steps=1)
