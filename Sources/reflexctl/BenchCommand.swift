@@ -102,7 +102,7 @@ struct SchedulerBenchCommand: ParsableCommand {
     func run() throws {
         if !FileManager.default.fileExists(atPath: trace + "/images.npy") {
             progress("writing the replay trace to \(trace) from the validation demonstrations")
-            _ = try PythonTools(toolsDirectory: tools).run(module: "reflex_metaworld.make_trace", ["--out", trace])
+            _ = try PythonTools(toolsDirectory: tools).run(module: "reflex_metaworld.make_trace", ["--out", trace, "--model", model])
         }
         let bench = SchedulerBench(model: model, trace: try SchedulerBench.Trace(directory: trace), threads: threads, log: progress)
         let cases = try bench.run(passes: passes)

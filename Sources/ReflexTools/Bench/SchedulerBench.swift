@@ -71,6 +71,11 @@ public struct SchedulerBench {
 
     public func run(settings: [Setting]? = nil, passes: Int = 1) throws -> [[String: Any]] {
         let loaded = try LoadedModel(directory: model, upToExit: upToExit, maxMessageBytes: 1 << 30, threads: threads)
+        let cameras = loaded.policy.manifest.cameras, frame = Array(trace.images.shape.dropFirst())
+        guard cameras.count == 1, cameras[0].shape == frame else {
+            throw EngineError.badInput("the trace's frames are \(frame), the model takes \(cameras.map(\.shape)): "
+                + "make the trace for this model (`python -m reflex_metaworld.make_trace --model \(model)`)")
+        }
         let costs = loaded.policy.cost.exitGFLOPs
         let minimum = (costs[0] / costs.last!) * 1.05
         let fullUs = try measureFullDepthMedian(loaded)

@@ -294,3 +294,24 @@ def test_closed_loop_exit_errors_follow_the_committed_exit_and_read_every_exit()
     assert not np.allclose(runs[1][0][1:5], runs[net.num_exits][0][1:5])
     with pytest.raises(ValueError, match="commit exit"):
         EE.closed_loop_exit_errors(net, TASK, layouts, 0, max_steps=1)
+
+
+def test_make_trace_takes_the_bundles_view_and_refuses_a_wrong_frame_size(dart, tmp_path):
+    """make_trace --model: the frames the bundle sees, shape-checked; missing demonstrations and
+    a bundle of another image size get an error that says what to run."""
+    from reflex_metaworld import make_trace as MT
+    d, _ = dart
+    torch.manual_seed(4)
+    arch = dict(TINY, patch_size=16)
+    write_bundle(ReflexNet(arch, (96, 96, 3), 4, 4, DS.build_vocabulary(), criterion_dims=(0, 1, 2)), tmp_path / "b96", name="b96")
+    write_bundle(ReflexNet(arch, (64, 64, 3), 4, 4, DS.build_vocabulary(), criterion_dims=(0, 1, 2)), tmp_path / "b64", name="b64")
+    out = tmp_path / "trace"
+    MT.main(["--demos", str(d), "--tasks", TASK, "--episodes", "1", "--model", str(tmp_path / "b96"), "--out", str(out)])
+    val = D.load(d / f"{TASK}-val.npz")
+    images = np.load(out / "images.npy")
+    assert images.shape == val["images"].shape and np.array_equal(images, val["images"])
+    assert set(np.load(out / "tasks.npy").tolist()) == {float(T.task_index(TASK))}
+    with pytest.raises(SystemExit, match=r"takes \[64, 64, 3\].*--image-size 64"):
+        MT.main(["--demos", str(d), "--tasks", TASK, "--model", str(tmp_path / "b64"), "--out", str(out)])
+    with pytest.raises(SystemExit, match="no validation demonstrations of hammer-v3"):
+        MT.main(["--demos", str(d), "--tasks", "hammer-v3", "--out", str(out)])
