@@ -54,7 +54,7 @@ let package = Package(
         // budget planner, serving statistics, driven by an injected clock.
         .target(name: "ReflexServing", dependencies: ["ReflexEngine", "ReflexScheduler", "ReflexWire"]),
         .target(name: "ReflexDaemon", dependencies: [
-            "ZeroMQ", "ReflexScheduler", "ReflexServing", "ReflexWire",
+            "ZeroMQ", "ReflexEngine", "ReflexScheduler", "ReflexServing", "ReflexWire",
             .product(name: "Yams", package: "Yams"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Prometheus", package: "swift-prometheus"),

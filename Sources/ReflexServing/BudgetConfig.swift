@@ -32,3 +32,15 @@ public struct BudgetConfig: Sendable, Equatable {
         return .number(number)
     }
 }
+
+extension BudgetConfig: CustomStringConvertible {
+    /// The config's own keys, as a log line shows them: `average_fraction=0.4 deadline_ms=50 memory_mb=none`.
+    public var description: String {
+        let average: String
+        switch self.average {
+        case .fraction(let f): average = "average_fraction=\(f)"
+        case .gflops(let g): average = "average_gflops=\(g)"
+        }
+        return "\(average) deadline_ms=\(deadlineMs.map { "\($0)" } ?? "none") memory_mb=\(memoryMB.map { "\($0)" } ?? "none")"
+    }
+}

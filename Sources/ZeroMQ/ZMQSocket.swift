@@ -67,8 +67,16 @@ public final class ZMQSocket: @unchecked Sendable {
 
     // MARK: Endpoints
 
+    /// Binds. An `ipc://PATH` another live socket listens on is refused with EADDRINUSE, as a
+    /// taken tcp port is: libzmq itself unlinks the path and binds a new file there, which
+    /// silently takes the endpoint from the process still serving it (a second daemon started
+    /// by hand beside the service). A path nothing listens on (a file left by a crash) is bound.
     public func bind(_ endpoint: String) throws {
         let socket = try open("zmq_bind(\(endpoint))")
+        if let path = endpoint.ipcFilesystemPath, unixSocketAccepts(path) {
+            throw ZMQError(code: EADDRINUSE, message: "\(path) is in use: another process listens on it",
+                           operation: "zmq_bind(\(endpoint))")
+        }
         guard zmq_bind(socket, endpoint) == 0 else { throw ZMQError.last("zmq_bind(\(endpoint))") }
     }
 
@@ -281,4 +289,34 @@ public final class ZMQSocket: @unchecked Sendable {
     }
 
     var rawHandle: UnsafeMutableRawPointer? { handle }
+}
+
+extension String {
+    /// The file path of an `ipc://PATH` endpoint; nil for other transports and for Linux's
+    /// abstract namespace (`ipc://@name`), where the kernel itself refuses a second bind.
+    var ipcFilesystemPath: String? {
+        guard hasPrefix("ipc://") else { return nil }
+        let path = String(dropFirst("ipc://".count))
+        return path.isEmpty || path.hasPrefix("@") || path == "*" ? nil : path
+    }
+}
+
+/// Whether a Unix stream socket at `path` accepts a connection (someone listens there).
+func unixSocketAccepts(_ path: String) -> Bool {
+    var address = sockaddr_un()
+    address.sun_family = sa_family_t(AF_UNIX)
+    let bytes = Array(path.utf8)
+    guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { return false }
+    withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: bytes) }
+    #if canImport(Darwin)
+    let fd = socket(AF_UNIX, SOCK_STREAM, 0)
+    #else
+    let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+    #endif
+    guard fd >= 0 else { return false }
+    defer { close(fd) }
+    let connected = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+    }
+    return connected == 0
 }

@@ -16,6 +16,14 @@ struct CalibrateCommand: ParsableCommand {
     @Option(help: "Load only this many exits (as a memory cap would).") var exits: Int?
     @Flag(help: "Print one JSON object.") var json = false
 
+    /// The config's and the live budget's own ranges (ConfigRules), not only the solver's.
+    func validate() throws {
+        for (flag, value, rule) in [("--average-fraction", averageFraction, ConfigRules.averageFraction),
+                                    ("--average-gflops", averageGflops, ConfigRules.averageGflops)] {
+            if let value, !rule.accepts(value) { throw ValidationError("\(flag) \(rule.requirement), got \(value)") }
+        }
+    }
+
     func run() throws {
         let bundle = try ModelBundle(directory: model)
         guard !bundle.calibration.isEmpty else { throw ValidationError("\(model) has no calibration data") }

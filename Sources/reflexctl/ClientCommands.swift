@@ -7,10 +7,34 @@ import ReflexTools
 
 /// Options every command that talks to a running daemon shares.
 struct DaemonConnection: ParsableArguments {
-    @Option(help: "Daemon endpoint (default: the policy or control endpoint of etc/reflexd.yaml).") var endpoint: String?
+    @Option(help: "Daemon endpoint (default: the policy or control endpoint of --config).") var endpoint: String?
+    @Option(help: "The daemon's config, read for its endpoints when --endpoint is not given (default: etc/reflexd.yaml in this folder, else /etc/reflexd/reflexd.yaml, else tcp://127.0.0.1:5555 and :5557).")
+    var config: String?
     @Option(help: "Reply timeout, milliseconds.") var timeoutMs = 5000
     @Option(help: "CURVE: the server's public key (Z85 or key file).") var serverKey: String?
     @Option(help: "CURVE: this client's secret key (Z85 or key file).") var clientSecret: String?
+
+    enum Socket { case policy, control }
+
+    /// `--endpoint`, else the endpoint of that socket in the daemon's config (`--config`, else
+    /// ./etc/reflexd.yaml — `tools/run`'s — else /etc/reflexd/reflexd.yaml — `tools/install`'s),
+    /// else the shipped defaults. A config named by --config that cannot be read is an error;
+    /// a default one is skipped with a warning.
+    func endpoint(_ socket: Socket) throws -> String {
+        if let endpoint { return endpoint }
+        let candidates = config.map { [$0] } ?? ["etc/reflexd.yaml", "/etc/reflexd/reflexd.yaml"]
+        for path in candidates where config != nil || FileManager.default.fileExists(atPath: path) {
+            do {
+                let endpoints = try ConfigLoader.load(path: path).endpoints
+                return socket == .policy ? endpoints.policy : endpoints.control
+            } catch {
+                let first = error.problems.first.map(\.description) ?? "\(error)"
+                if config != nil { throw ValidationError("--config \(path): \(first)") }
+                FileHandle.standardError.write(Data("reflexctl: ignoring \(path) for the endpoint: \(first)\n".utf8))
+            }
+        }
+        return socket == .policy ? "tcp://127.0.0.1:5555" : "tcp://127.0.0.1:5557"
+    }
 
     func curve() throws -> ClientCurveKeys? {
         guard let s = serverKey, let c = clientSecret else {
@@ -40,7 +64,7 @@ struct StepCommand: ParsableCommand {
     @Option(help: "A tighter deadline for this step, milliseconds.") var deadlineMs: Double?
 
     func run() throws {
-        let client = try PolicyClient(endpoint: connection.endpoint ?? "tcp://127.0.0.1:5555", timeoutMs: connection.timeoutMs,
+        let client = try PolicyClient(endpoint: try connection.endpoint(.policy), timeoutMs: connection.timeoutMs,
                                       curve: try connection.curve())
         var tensors: [(name: String, dtype: String, shape: [Int], bytes: [UInt8])] = []
         if !synthetic && (image.isEmpty || state == nil) { throw ValidationError("give --image (one per camera) and --state, or --synthetic") }
@@ -121,12 +145,12 @@ struct ControlCommand: ParsableCommand {
     @Argument var json: String
     func run() throws {
         guard let obj = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any] else { throw ValidationError("not a JSON object") }
-        printJSON(try ControlRequest.send(obj, endpoint: connection.endpoint ?? "tcp://127.0.0.1:5557", timeoutMs: connection.timeoutMs, curve: try connection.curve()))
+        printJSON(try ControlRequest.send(obj, endpoint: try connection.endpoint(.control), timeoutMs: connection.timeoutMs, curve: try connection.curve()))
     }
 }
 
 func control(_ cmd: [String: Any], _ c: DaemonConnection) throws {
-    printJSON(try ControlRequest.send(cmd, endpoint: c.endpoint ?? "tcp://127.0.0.1:5557", timeoutMs: c.timeoutMs, curve: try c.curve()))
+    printJSON(try ControlRequest.send(cmd, endpoint: try c.endpoint(.control), timeoutMs: c.timeoutMs, curve: try c.curve()))
 }
 
 struct StatsCommand: ParsableCommand {
@@ -158,16 +182,20 @@ struct BudgetCommand: ParsableCommand {
         commandName: "budget", abstract: "Change the budget live: average_fraction=, average_gflops=, deadline_ms=, memory_mb= (null removes a cap).")
     @OptionGroup var connection: DaemonConnection
     @Argument(help: "KEY=VALUE pairs.") var assignments: [String]
-    func run() throws {
+    func validate() throws { _ = try command() }
+
+    func run() throws { try control(try command(), connection) }
+
+    func command() throws -> [String: Any] {
         var cmd: [String: Any] = ["cmd": "budget"]
         for a in assignments {
             let parts = a.split(separator: "=", maxSplits: 1).map(String.init)
             guard parts.count == 2 else { throw ValidationError("'\(a)' is not KEY=VALUE") }
-            if parts[1] == "null" { cmd[parts[0]] = NSNull() } else if let v = Double(parts[1]) { cmd[parts[0]] = v } else {
-                throw ValidationError("'\(parts[1])' is not a number (or null)")
+            if parts[1] == "null" { cmd[parts[0]] = NSNull() } else if let v = Double(parts[1]), v.isFinite { cmd[parts[0]] = v } else {
+                throw ValidationError("\(parts[0]): '\(parts[1])' is not a finite number (or null)")
             }
         }
-        try control(cmd, connection)
+        return cmd
     }
 }
 

@@ -16,7 +16,7 @@ struct TopCommand: ParsableCommand {
     @Flag(help: "Print one frame (two samples, `interval` apart) without terminal control, then exit.") var once = false
 
     func run() throws {
-        let endpoint = connection.endpoint ?? "tcp://127.0.0.1:5557"
+        let endpoint = try connection.endpoint(.control)
         let curve = try connection.curve()
         let timeout = min(connection.timeoutMs, max(100, Int(interval * 1000)))
         func sample() -> ([String: Any]?, String?) {

@@ -14,9 +14,9 @@ import Testing
     static let path = "/srv/reflex/etc/reflexd.yaml"
 
     /// Problems as `reflexd --check-config` prints them, one string per problem.
-    func problems(_ yaml: String, path: String = ConfigTests.path) -> [String] {
+    func problems(_ yaml: String, path: String = ConfigTests.path, checkFiles: Bool = false) -> [String] {
         do {
-            _ = try ConfigLoader.load(yaml: yaml, path: path)
+            _ = try ConfigLoader.load(yaml: yaml, path: path, checkFiles: checkFiles)
             return []
         } catch {
             return error.problems.map(\.description)
@@ -243,9 +243,16 @@ import Testing
         ])
     }
 
-    @Test func duplicateKeysAreReportedAtTheFirstOne() {
-        #expect(problems("model: m\nlogging:\n  level: info\n  level: debug\n") == [
-            "/srv/reflex/etc/reflexd.yaml:3:3: duplicate key 'level' in the same mapping",
+    @Test func duplicateKeysAreReportedAtTheRepeat() {
+        #expect(problems("model: m\nlogging:\n  level: info\n  # a comment\n\n  level: debug\n") == [
+            "/srv/reflex/etc/reflexd.yaml:6:3: duplicate key 'level' in the same mapping (first at line 3)",
+        ])
+        #expect(problems("model: m\nmodel: n\n") == [
+            "/srv/reflex/etc/reflexd.yaml:2:1: duplicate key 'model' in the same mapping (first at line 1)",
+        ])
+        // written another way (flow style): the first occurrence, as Yams marks it
+        #expect(problems("model: m\nlogging: {level: info, level: debug}\n") == [
+            "/srv/reflex/etc/reflexd.yaml:2:11: duplicate key 'level' in the same mapping",
         ])
     }
 
@@ -301,13 +308,18 @@ import Testing
 
     @Test func checkFilesRequiresTheModelAndKeyFilesToExist() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("reflex-config-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(
-            at: folder.appendingPathComponent("models/default"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: folder.appendingPathComponent("models"), withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
+        let tiny = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fixtures/tiny")
+        try FileManager.default.copyItem(at: tiny, to: folder.appendingPathComponent("models/default"))
+        try FileManager.default.createDirectory(at: folder.appendingPathComponent("models/empty"), withIntermediateDirectories: true)
         let file = folder.appendingPathComponent("reflexd.yaml").path
 
         let good = "model: models/default\n"
         #expect(throws: Never.self) { try ConfigLoader.load(yaml: good, path: file, checkFiles: true) }
+        // a directory that is not a loadable bundle fails here, as it would at start-up
+        #expect(problems("model: models/empty\n", path: file, checkFiles: true).map { $0.contains(":1:8: model: ") && $0.contains("cannot be loaded: missing file") } == [true])
 
         let bad = """
             model: models/other

@@ -128,6 +128,25 @@ import ZeroMQ
         #expect(try router.maxMessageSize == 1000)
     }
 
+    @Test func anIPCPathALiveSocketListensOnIsRefusedAndAStaleOneIsBound() throws {
+        let context = try ZMQContext()
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("zmq-\(UUID().uuidString.prefix(8)).sock").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let first = try context.socket(.rep)
+        try first.bind("ipc://" + path)
+        let second = try context.socket(.rep)
+        // libzmq alone would unlink the path and take it over; the first socket must keep it
+        #expect(throws: ZMQError.self) { try second.bind("ipc://" + path) }
+        do { try second.bind("ipc://" + path) } catch let e as ZMQError { #expect(e.code == EADDRINUSE && e.message.contains(path)) }
+        let client = try SocketPairs.connected(context, .req, to: "ipc://" + path, [])
+        try client.send(["still there?"])
+        #expect(try first.receiveMultipart().strings == ["still there?"])
+        // a file nobody listens on (left by a crash) is no obstacle
+        first.close()
+        FileManager.default.createFile(atPath: path, contents: Data())
+        try second.bind("ipc://" + path)
+    }
+
     @Test func lastEndpointResolvesAWildcardPort() throws {
         let context = try ZMQContext()
         let rep = try SocketPairs.socket(context, .rep)

@@ -81,6 +81,25 @@ def test_relative_model_path_is_relative_to_the_config_file(folder):
     assert result.returncode == 1 and problems(result.stderr, path)[0][0] == 1
 
 
+def test_check_config_opens_the_bundle_as_start_up_does(folder):
+    """A model directory whose manifest, weights or calibration cannot be loaded fails the check
+    at the `model` key (it used to pass the check and fail only at start, exit 78)."""
+    import shutil
+    for broken in ("manifest.json", "weights.safetensors", "calibration.safetensors"):
+        bundle = folder / f"model-{broken}"
+        shutil.copytree(FIXTURE, bundle)
+        data = (bundle / broken).read_bytes()
+        (bundle / broken).write_bytes(data[: len(data) // 2])
+        config = base_config(folder)
+        config["model"] = str(bundle)
+        path = folder / f"broken-{broken}.yaml"
+        path.write_text(to_yaml(config))
+        result = check_config(path)
+        assert result.returncode == 1, (broken, result.stdout)
+        [(line, column, message)] = problems(result.stderr, path)
+        assert (line, column) == (1, 8) and message.startswith(f"model: {bundle} cannot be loaded"), message
+
+
 BAD = {
     # name: (text lines, expected [(line, column, substring)] per problem, in order; None: any).
     # ENDPOINTS stands for four lines (endpoints: and its three keys).
@@ -140,6 +159,19 @@ def test_starting_with_an_invalid_config_exits_78(folder):
     missing = subprocess.run([str(REFLEXD), "--config", str(folder / "absent.yaml")],
                              capture_output=True, text=True, timeout=60)
     assert missing.returncode == 78 and str(folder / "absent.yaml") in missing.stderr
+
+
+def test_a_second_daemon_on_a_live_ipc_endpoint_exits_78_and_the_first_keeps_serving(start_daemon):
+    """libzmq alone unlinks an ipc:// path and binds a new file there: a second reflexd started by
+    hand beside the service took the service's sockets and left it unreachable."""
+    first = start_daemon()
+    result = subprocess.run([str(REFLEXD), "--config", str(first.config_path)], capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 78, result.stderr
+    assert "in use" in result.stderr and "policy" in result.stderr, result.stderr
+    with first.client() as client:
+        assert client.ping()["type"] == "pong"
+    assert first.stats()["steps"] == 0
 
 
 # ----------------------------------------------------------------------------- SIGHUP and reload

@@ -52,6 +52,24 @@ public enum ConfigLoader {
     }
 
     /// Turns a Yams error into one located problem; libyaml's marks are already 1-based.
+    /// The 1-based line where block-mapping key `key`, first at `first`, appears again at the
+    /// same indentation; nil when the mapping ends first (less indented content) or the key is
+    /// written otherwise (quoted, flow style).
+    static func repeatedKeyLine(_ key: String, first: Mark, in yaml: String) -> Int? {
+        let lines = yaml.split(separator: "\n", omittingEmptySubsequences: false)
+        let indent = first.column - 1
+        guard first.line >= 1, indent >= 0 else { return nil }
+        for index in first.line ..< lines.count {    // first.line is 1-based: this starts on the next line
+            let line = lines[index]
+            let content = line.drop { $0 == " " }
+            if content.isEmpty || content.hasPrefix("#") { continue }
+            let depth = line.count - content.count
+            if depth < indent { return nil }
+            if depth == indent, content.hasPrefix(key + ":") { return index + 1 }
+        }
+        return nil
+    }
+
     private static func syntaxProblem(_ error: Error, yaml: String, file: String) -> ConfigProblem {
         func problem(_ mark: Mark, _ message: String) -> ConfigProblem {
             ConfigProblem(file: file, line: mark.line, column: mark.column, message: message)
@@ -69,6 +87,12 @@ public enum ConfigLoader {
             return problem(mark, message)
         case .duplicatedKeysInMapping(let duplicates, let context):
             let keys = duplicates.map { "'\($0)'" }.joined(separator: ", ")
+            // Yams marks the first occurrence; the line to fix is usually the repeat.
+            if duplicates.count == 1,
+               let line = repeatedKeyLine(duplicates[0], first: context.mark, in: yaml) {
+                return ConfigProblem(file: file, line: line, column: context.mark.column,
+                                     message: "duplicate key \(keys) in the same mapping (first at line \(context.mark.line))")
+            }
             return problem(context.mark, "duplicate key \(keys) in the same mapping")
         case .reader(let text, let offset, _, _):
             let (line, column) = position(ofCharacterOffset: offset ?? 0, in: yaml)

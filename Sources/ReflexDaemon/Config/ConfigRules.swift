@@ -3,7 +3,7 @@
 package enum ConfigRules {
     /// A check on a number, with the requirement in words for the error message.
     package struct NumberRule: Sendable {
-        let requirement: String
+        package let requirement: String
         package let accepts: @Sendable (Double) -> Bool
     }
 

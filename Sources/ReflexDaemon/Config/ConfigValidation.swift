@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import ReflexEngine
 import ReflexServing
 import Yams
 
@@ -54,6 +55,12 @@ struct ConfigValidation {
         let resolved = ConfigPaths.resolve(path, against: baseDirectory)
         if checkFiles, !isDirectory(resolved) {
             reader.report(at: top.value("model")?.mark, "model: no model bundle directory at \(resolved)")
+        } else if checkFiles {
+            // Opened whole (manifest, weights, calibration, their checks), as start-up opens it:
+            // a bundle that passes here but not there would make --check-config lie.
+            do { _ = try ModelBundle(directory: resolved) } catch {
+                reader.report(at: top.value("model")?.mark, "model: \(resolved) cannot be loaded: \(error)")
+            }
         }
         return resolved
     }

@@ -35,7 +35,13 @@ extension PolicyServer {
         }
         do {
             // The model, the budget and the session limits; nothing changes when it throws.
+            let running = config.budget
             if case .budgetApplied(let loaded) = try core.reload(to: next.serving) {
+                if next.budget != running {
+                    // A live `budget` command lasts until the next reload: the file wins.
+                    log.notice("reload replaces the running budget with the file's", metadata: [
+                        "running": "\(running)", "file": "\(next.budget)"])
+                }
                 logBudgetApplied(next.budget, loadedExits: loaded)
             }
         } catch {

@@ -19,8 +19,10 @@ public final class PolicyClient {
     private let context: ZMQContext
     private let socket: ZMQSocket
     private var seq: UInt64 = 0
+    private let endpoint: String
 
     public init(endpoint: String, timeoutMs: Int = 5000, curve: ClientCurveKeys? = nil) throws {
+        self.endpoint = endpoint
         context = try ZMQContext()
         socket = try context.socket(.dealer)
         try socket.set(.linger(milliseconds: 0))
@@ -43,7 +45,7 @@ public final class PolicyClient {
         while true {
             let frames: [ZMQMessage]
             do { frames = try socket.receiveMultipart() } catch let e as ZMQError where e.isWouldBlock {
-                throw ClientError(description: "no reply from the daemon (timed out)")
+                throw ClientError(description: "no reply from the daemon at \(endpoint) (timed out)")
             }
             let body = frames.first?.isEmpty == true ? Array(frames.dropFirst()) : frames
             guard let first = body.first else { continue }
