@@ -328,7 +328,7 @@ CONFIG = [
     ("unknown-key", minimal_with("bugdet:\n  deadline_ms: 50\n"), "2:1: bugdet: unknown key (did you mean 'budget'?)",
      "a misspelt section"),
     ("key-not-scalar", minimal_with("? [a, b]\n: 1\n"), "2:3: keys must be plain names", "a list as a key"),
-    ("duplicate-key", minimal_with("engine:\n  threads: 1\n  threads: 2\n"), "3:3: duplicate key 'threads'",
+    ("duplicate-key", minimal_with("engine:\n  threads: 1\n  threads: 2\n"), "4:3: duplicate key 'threads'",
      "the same key twice in one mapping"),
     ("tab-indent", minimal_with("engine:\n\tthreads: 1\n"), "3:1: YAML syntax error",
      "a tab for indentation"),

@@ -11,6 +11,7 @@ from .harness import (
     EXITS,
     FIXTURE,
     INSTRUCTION,
+    REFLEX,
     REFLEXD,
     Daemon,
     module_daemon,
@@ -161,9 +162,11 @@ def test_stats_budget_pause_resume(daemon):
     assert result.returncode == 0, result.stderr
     assert daemon.stats()["budget"] == {"average_fraction": 1, "deadline_ms": None, "memory_mb": None}
 
-    for bad in (["average_fraction=2"], ["bogus=1"], ["average_fraction"]):
+    for bad in (["average_fraction=2"], ["bogus=1"], ["average_fraction"], ["deadline_ms=nan"], ["deadline_ms=1e309"]):
         result = run_reflex("budget", *bad, "--endpoint", daemon.control)
         assert result.returncode != 0 and result.stderr.strip(), (bad, result)
+        assert "NSCocoaErrorDomain" not in result.stderr, result.stderr
+    assert "'nan' is not a finite number" in run_reflex("budget", "deadline_ms=nan", "--endpoint", daemon.control).stderr
     assert daemon.stats()["budget"]["average_fraction"] == 1
 
     assert run_reflex("pause", "--endpoint", daemon.control).returncode == 0
@@ -176,6 +179,26 @@ def test_reload_command(daemon):
     result = run_reflex("reload", "--endpoint", daemon.control)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == {"ok": True}
+
+
+def test_the_endpoint_comes_from_the_daemons_config(daemon, tmp_path):
+    """Without --endpoint: --config FILE, else ./etc/reflexd.yaml, else the built-in tcp endpoints
+    (an installed service's ipc:// control socket was unreachable by a plain `reflexctl stats`)."""
+    result = run_reflex("stats", "--config", daemon.config_path)
+    assert result.returncode == 0, result.stderr
+    assert "steps" in json.loads(result.stdout)
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc" / "reflexd.yaml").write_text(daemon.config_path.read_text())
+    here = subprocess.run([str(REFLEX), "stats"], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert here.returncode == 0, here.stderr
+    missing = run_reflex("stats", "--config", tmp_path / "absent.yaml")
+    assert missing.returncode != 0 and "--config" in missing.stderr and "absent.yaml" in missing.stderr
+
+
+def test_calibrate_keeps_the_configs_ranges():
+    for option in ("--average-fraction=2", "--average-fraction=0", "--average-gflops=-1"):
+        result = run_reflex("calibrate", FIXTURE, option)
+        assert result.returncode != 0 and "must be" in result.stderr, (option, result)
 
 
 def test_control_command_against_a_dead_endpoint_fails(tmp_path):

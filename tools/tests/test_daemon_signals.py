@@ -161,6 +161,21 @@ def test_starting_with_an_invalid_config_exits_78(folder):
     assert missing.returncode == 78 and str(folder / "absent.yaml") in missing.stderr
 
 
+def test_a_reload_says_when_the_files_budget_replaces_a_live_one(start_daemon):
+    """A live `budget` lasts until the next reload; the reload says so instead of resetting it
+    without a word."""
+    daemon = start_daemon()
+    with daemon.control_client() as control:
+        control.budget(average_fraction=0.7, deadline_ms=30)
+        assert daemon.stats()["budget"]["average_fraction"] == 0.7
+        control.reload()
+    log = daemon.wait_log("reload replaces the running budget")
+    line = [x for x in log.splitlines() if "reload replaces the running budget" in x][0]
+    assert "average_fraction=0.7 deadline_ms=30.0" in line and "average_fraction=1.0 deadline_ms=none" in line, line
+    assert daemon.stats()["budget"] == {"average_fraction": 1.0, "deadline_ms": None, "memory_mb": None}
+    assert "BudgetConfig(" not in daemon.log()
+
+
 def test_a_second_daemon_on_a_live_ipc_endpoint_exits_78_and_the_first_keeps_serving(start_daemon):
     """libzmq alone unlinks an ipc:// path and binds a new file there: a second reflexd started by
     hand beside the service took the service's sockets and left it unreachable."""
