@@ -294,7 +294,7 @@ public final class ZMQSocket: @unchecked Sendable {
 extension String {
     /// The file path of an `ipc://PATH` endpoint; nil for other transports and for Linux's
     /// abstract namespace (`ipc://@name`), where the kernel itself refuses a second bind.
-    var ipcFilesystemPath: String? {
+    public var ipcFilesystemPath: String? {
         guard hasPrefix("ipc://") else { return nil }
         let path = String(dropFirst("ipc://".count))
         return path.isEmpty || path.hasPrefix("@") || path == "*" ? nil : path

@@ -187,6 +187,11 @@ def test_a_second_daemon_on_a_live_ipc_endpoint_exits_78_and_the_first_keeps_ser
     with first.client() as client:
         assert client.ping()["type"] == "pong"
     assert first.stats()["steps"] == 0
+    # a clean stop removes its socket files (libzmq leaves them), so the next start finds none
+    sockets = [first.dir / name for name in ("policy", "actions", "control")]
+    assert all(p.is_socket() for p in sockets)
+    assert first.stop() == 0
+    assert not any(p.exists() for p in sockets), [p for p in sockets if p.exists()]
 
 
 # ----------------------------------------------------------------------------- SIGHUP and reload

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import ZeroMQ
 
@@ -27,6 +28,15 @@ extension PolicyServer {
         for s in [policySocket, actionsSocket] { try? s.set(.linger(milliseconds: 250)) }
         for s in [policySocket, actionsSocket, controlSocket] { s.close() }
         context.terminate()
+        // libzmq (4.3 here) leaves a closed listener's ipc socket file behind; remove ours, so
+        // that a folder of sockets shows only live daemons. Only socket files: a path replaced
+        // by something else since the bind is not ours to delete.
+        for endpoint in boundEndpoints.values {
+            guard let path = endpoint.ipcFilesystemPath,
+                  (try? FileManager.default.attributesOfItem(atPath: path)[.type] as? FileAttributeType) == .typeSocket
+            else { continue }
+            try? FileManager.default.removeItem(atPath: path)
+        }
         observability.close()
         log.info("stopped", metadata: ["steps": "\(core.stats.steps)"])
     }
