@@ -63,11 +63,14 @@ struct StepCommand: ParsableCommand {
     @Option(help: "Robot id.") var robot = "cli"
     @Option(help: "A tighter deadline for this step, milliseconds.") var deadlineMs: Double?
 
+    func validate() throws {
+        if !synthetic && (image.isEmpty || state == nil) { throw ValidationError("give --image (one per camera) and --state, or --synthetic") }
+    }
+
     func run() throws {
         let client = try PolicyClient(endpoint: try connection.endpoint(.policy), timeoutMs: connection.timeoutMs,
                                       curve: try connection.curve())
         var tensors: [(name: String, dtype: String, shape: [Int], bytes: [UInt8])] = []
-        if !synthetic && (image.isEmpty || state == nil) { throw ValidationError("give --image (one per camera) and --state, or --synthetic") }
         if synthetic {
             let pong = try client.request(["type": "ping", "robot": robot])
             if pong.type == "error" { try failWithReply(pong) }
