@@ -205,7 +205,14 @@ struct BudgetCommand: ParsableCommand {
 struct KeygenCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "keygen", abstract: "Write a CURVE key pair: DIR/NAME.public and DIR/NAME.secret (mode 0600).")
     @Option(help: "Directory to write into.") var out: String
-    @Option(help: "Key name.") var name: String
+    @Option(help: "Key name: letters, digits, '.', '_' and '-' (the key's identity in logs).") var name: String
+    /// The name becomes a file name and a `key=NAME` log field: no path, no spaces.
+    func validate() throws {
+        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
+        guard !name.isEmpty, !name.hasPrefix("."), name.allSatisfy(allowed.contains) else {
+            throw ValidationError("--name '\(name)': use letters, digits, '.', '_' and '-' (not first '.'), e.g. arm-1")
+        }
+    }
     func run() throws {
         let (pub, sec) = try KeyFile.writePair(try CurveKeyPair.generate(), directory: out, name: name)
         print("public key: \(pub)\nsecret key: \(sec)")

@@ -28,9 +28,16 @@ struct TopCommand: ParsableCommand {
             let (first, _) = sample()
             Thread.sleep(forTimeInterval: interval)
             let (second, error) = sample()
-            guard let second else { throw ValidationError(error ?? "no answer") }
+            guard let second else {
+                // as `stats` does: the error on stderr, exit 1 (not a usage error)
+                FileHandle.standardError.write(Data("Error: \(error ?? "no answer")\n".utf8))
+                throw ExitCode(1)
+            }
             let frame = TopScreen(stats: second, previous: first, elapsed: interval, width: 80, height: 24, clock: Self.clock())
-            print(frame.lines().joined(separator: "\n"))
+            // one frame, no terminal: the interactive footer does not apply
+            var lines = Array(frame.lines().dropLast())
+            while lines.last?.isEmpty == true { lines.removeLast() }
+            print(lines.joined(separator: "\n"))
             return
         }
         let terminal = RawTerminal()

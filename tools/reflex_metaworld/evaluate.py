@@ -198,6 +198,11 @@ def prepare(args) -> Run:
     if not reflex.exists():
         raise Usage(f"no reflex CLI at {reflex} (for `reflexctl inspect`): build it or give --reflex")
     model = inspect_model(reflex, args.model)
+    cameras = [name for name, _dtype, _shape in model.inputs if name != "state"]
+    if model.chunk > 1 or cameras != ["image"]:
+        raise Usage(f"{args.model} answers {model.chunk} actions per step from cameras {cameras}: this evaluation "
+                    "drives one-camera, one-action bundles; run a chunked or several-camera bundle with "
+                    "`python -m reflex_metaworld.delay` (docs/RESULTS.md, chunked execution)")
     try:
         names = S.expand(args.settings, model.exits)
         settings = [S.parse(n, model.exits) for n in names]

@@ -135,7 +135,7 @@ def markdown(summary: dict, tasks_all: list[str], figures_prefix: str | None = "
                "fraction of full-depth GFLOPs per step / mean steps per episode.")
     goals = goal_lines(summary)
     if goals:
-        L.append("### Against the goals of issue 6\n")
+        L.append("### Against the default model's goals (full depth ≥ 80 %; vision and depth matter; 0.4 within 3 points)\n")
         L.extend(f"- {g}" for g in goals)
         L.append("")
     if figures_prefix is not None:
@@ -159,11 +159,12 @@ def goal_lines(summary: dict) -> list[str]:
         return out
     n = st["full"]["overall"]["tasks"]
     complete = n == len(T.TASK_NAMES)
+    tasks_word = "task" if n == 1 else "tasks"
 
     def verdict(ok: bool) -> str:
-        return ("met" if ok else "not met") if complete else f"partial run ({n} tasks)"
+        return ("met" if ok else "not met") if complete else f"partial run ({n} {tasks_word})"
 
-    out.append(f"full depth: {_pct(full)} mean success over {n} tasks (goal ≥ 80% over 12): "
+    out.append(f"full depth: {_pct(full)} mean success over {n} {tasks_word} (goal ≥ 80% over 12): "
                + verdict(full >= 0.8))
     if sr("exit-1") is not None:
         out.append(f"exit 1 forced: {_pct(sr('exit-1'))} (goal: clearly below full depth): "
@@ -230,7 +231,9 @@ def write_summary(out: Path, records: dict[Key, dict], model: S.ModelInfo, setti
     if results_md is not None:
         rel = os.path.relpath(out, results_md.parent.resolve())
         prefix = "" if rel == "." else rel.rstrip("/") + "/"
-        if update_results_md(results_md, markdown(summary, list(T.TASK_NAMES), prefix, label)):
+        if not results_md.exists():
+            log(f"WARNING {results_md}: no such file, not updated (it needs a <!-- eval:begin --> … <!-- eval:end --> section)")
+        elif update_results_md(results_md, markdown(summary, list(T.TASK_NAMES), prefix, label)):
             log(f"updated {results_md}")
         else:
             log(f"WARNING {results_md} has no <!-- eval:begin --> … <!-- eval:end --> section: not updated")

@@ -2,6 +2,7 @@
 Prometheus's own `promtool check metrics`; the per-step trace; `reflexctl top` in a real
 terminal (tmux, 80x24); a scraper that never finishes its request does not slow the steps."""
 import json
+import math
 import re
 import shutil
 import socket
@@ -62,6 +63,9 @@ def test_metrics_scrape_is_valid_exposition_and_counts_what_happened(start_daemo
                            "scheduler": {"mode": "fixed"}, "limits": {"session_idle_s": 1.0}})
     url = metrics_url(daemon)
     assert url.startswith("http://127.0.0.1:")
+    idle = samples(scrape(url))                 # before any step: no realised compute, not a realised 0
+    assert math.isnan(total(idle, "reflexd_budget_realised_fraction"))
+    assert math.isnan(total(idle, "reflexd_budget_realised_gflops"))
     with daemon.client() as client, daemon.control_client() as control, RawDealer(daemon.policy) as dealer:
         exits = [step(client, "met-a", t)[1]["exit"] for t in range(6)] + [step(client, "met-b", 9)[1]["exit"]]
         dealer.request([b"{"])                                  # bad_header
@@ -247,6 +251,9 @@ def test_top_shows_robots_budget_and_exits_in_80x24_and_quits_on_q(start_daemon)
             assert once.returncode == 0, once.stderr
             assert "\x1b" not in once.stdout and "top-a" in once.stdout and "budget  target 0.70" in once.stdout
             assert len(once.stdout.splitlines()) <= 24 and all(len(l) <= 80 for l in once.stdout.splitlines())
+            assert "q quits" not in once.stdout and once.stdout.splitlines()[-1].strip()   # no footer, no padding
+            dead = run_reflex("top", "--once", "--timeout-ms", "300", "--endpoint", f"ipc://{daemon.dir}/nobody")
+            assert dead.returncode == 1 and "Usage" not in dead.stderr and "no reply" in dead.stderr, dead
             subprocess.run([TMUX, "send-keys", "-t", session, "q"], check=True)
             deadline = time.monotonic() + 5
             while time.monotonic() < deadline and subprocess.run([TMUX, "has-session", "-t", session]).returncode == 0:

@@ -5,6 +5,7 @@ import os
 import re
 import signal
 import stat
+import subprocess
 import time
 
 import numpy as np
@@ -13,7 +14,7 @@ import zmq
 
 from reflex_client import ControlClient, ReflexClient
 
-from .harness import INSTRUCTION, Daemon, RawDealer, observation, run_reflex, step_frames, stopped_cleanly
+from .harness import INSTRUCTION, REFLEXD, Daemon, RawDealer, observation, run_reflex, step_frames, stopped_cleanly
 
 Z85_KEY = r"[0-9A-Za-z.\-:+=^!/*?&<>()\[\]{}@%$#]{40}"
 
@@ -190,3 +191,40 @@ def test_a_robot_that_reconnects_with_its_routing_id_is_served():
         new.close()
     finally:
         stopped_cleanly(daemon)
+
+
+def test_check_config_refuses_what_start_up_refuses(keys):
+    """--check-config reads the key files and folders as start-up does (it said ok to a
+    world-writable operator folder and a 0644 secret, which then failed the start with exit 78),
+    and wants the trace file's folder to exist."""
+    d = keys["dirs"]
+    daemon = curve_daemon(keys)
+    try:
+        assert subprocess.run([str(REFLEXD), "--check-config", str(daemon.config_path)],
+                              capture_output=True, text=True, timeout=60).returncode == 0
+        secret = d["secrets"] / "server.secret"
+        for unsafe, key, words in ((d["operators"], "operator_keys", "writable by group or others (mode 777)"),
+                                   (secret, "server_secret_key", "must not be readable by group or others")):
+            unsafe.chmod(0o777 if unsafe.is_dir() else 0o644)
+            try:
+                result = subprocess.run([str(REFLEXD), "--check-config", str(daemon.config_path)],
+                                        capture_output=True, text=True, timeout=60)
+            finally:
+                unsafe.chmod(0o755 if unsafe.is_dir() else 0o600)
+            assert result.returncode == 1, result
+            assert f"security.curve.{key}: " in result.stderr and words in result.stderr, result.stderr
+            assert re.match(rf"^{re.escape(str(daemon.config_path))}:\d+:\d+: ", result.stderr), result.stderr
+        daemon.set_config({**daemon.config, "trace": {"path": str(d["secrets"] / "absent" / "trace.jsonl")}})
+        result = subprocess.run([str(REFLEXD), "--check-config", str(daemon.config_path)],
+                                capture_output=True, text=True, timeout=60)
+        assert result.returncode == 1 and "trace.path: no such directory" in result.stderr, result
+    finally:
+        daemon.cleanup()
+
+
+def test_keygen_names_are_file_names_without_paths_or_spaces(tmp_path):
+    for bad in ("../evil", "a b", ".hidden", "a/b", ""):
+        result = run_reflex("keygen", "--out", tmp_path / "k", "--name", bad)
+        assert result.returncode != 0 and "--name" in result.stderr, (bad, result)
+    assert not (tmp_path / "evil.public").exists() and not (tmp_path / "k").exists()
+    assert keygen(tmp_path / "k", "arm-1.v2_b")[0].exists()

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import ReflexEngine
 import ReflexServing
+import ZeroMQ
 import Yams
 
 /// Walks a composed config document section by section, building a `DaemonConfig` from what is
@@ -37,7 +38,7 @@ struct ConfigValidation {
         let limits = readLimits(top)
         let logging = readLogging(top)
         let metrics = ObservabilityConfigReader.metrics(top, reader: &reader)
-        let trace = ObservabilityConfigReader.trace(top, reader: &reader, baseDirectory: baseDirectory)
+        let trace = ObservabilityConfigReader.trace(top, reader: &reader, baseDirectory: baseDirectory, checkFiles: checkFiles)
         guard let model else { return nil }
         return DaemonConfig(
             file: file, model: model, endpoints: endpoints, budget: budget, scheduler: scheduler,
@@ -179,12 +180,25 @@ struct ConfigValidation {
             for key in ["server_secret_key", "authorized_keys", "operator_keys"] where section.value(key) == nil {
                 reader.report(at: mark, "security.curve.\(key): required when security.curve.enabled is true")
             }
-            if checkFiles, let key = curve.serverSecretKey, !isRegularFile(key) {
-                reader.report(at: section.value("server_secret_key")?.mark, "security.curve.server_secret_key: no such file: \(key)")
+            // Read as start-up reads them (modes, owners, symlinks: CurveServerKeys), so that a
+            // key --check-config passes is one the daemon starts with.
+            if checkFiles, let key = curve.serverSecretKey {
+                if !isRegularFile(key) {
+                    reader.report(at: section.value("server_secret_key")?.mark, "security.curve.server_secret_key: no such file: \(key)")
+                } else {
+                    do { _ = try CurveKeyPair(secretKey: try KeyFile.read(key, secret: true)) } catch {
+                        reader.report(at: section.value("server_secret_key")?.mark, "security.curve.server_secret_key: \(error)")
+                    }
+                }
             }
             for (key, directory) in [("authorized_keys", curve.authorizedKeys), ("operator_keys", curve.operatorKeys)] {
-                if checkFiles, let directory, !isDirectory(directory) {
+                guard checkFiles, let directory else { continue }
+                if !isDirectory(directory) {
                     reader.report(at: section.value(key)?.mark, "security.curve.\(key): no such directory: \(directory)")
+                } else {
+                    do { _ = try AuthorizedKeys(directory: directory) } catch {
+                        reader.report(at: section.value(key)?.mark, "security.curve.\(key): \(error)")
+                    }
                 }
             }
         }

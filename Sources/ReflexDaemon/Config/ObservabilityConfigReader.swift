@@ -18,7 +18,8 @@ enum ObservabilityConfigReader {
         }
     }
 
-    static func trace(_ top: ConfigNodeReader.Section, reader: inout ConfigNodeReader, baseDirectory: URL) -> TraceConfig? {
+    static func trace(_ top: ConfigNodeReader.Section, reader: inout ConfigNodeReader, baseDirectory: URL,
+                      checkFiles: Bool) -> TraceConfig? {
         guard top.value("trace") != nil else { return nil }
         let section = reader.section(top.value("trace"), path: "trace", keys: ConfigRules.traceKeys)
         guard section.value("path") != nil else {
@@ -27,6 +28,13 @@ enum ObservabilityConfigReader {
         }
         guard let path = reader.string(section, "path") else { return nil }
         var trace = TraceConfig(path: ConfigPaths.resolve(path, against: baseDirectory))
+        if checkFiles {
+            let folder = (trace.path as NSString).deletingLastPathComponent
+            var isDirectory: ObjCBool = false
+            if !FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory) || !isDirectory.boolValue {
+                reader.report(at: section.value("path")?.mark, "trace.path: no such directory: \(folder) (create it, writable by the service user)")
+            }
+        }
         if let v = reader.integer(section, "max_bytes", ConfigRules.traceMaxBytes) { trace.maxBytes = v }
         if let v = reader.integer(section, "keep", ConfigRules.traceKeep) { trace.keep = v }
         if let v = reader.integer(section, "buffer_lines", ConfigRules.traceBufferLines) { trace.bufferLines = v }

@@ -121,8 +121,9 @@ final class DaemonMetrics {
     func refresh(_ s: ServingSnapshot) {
         targetFraction.set(s.targetFraction)
         targetGFLOPs.set(s.targetGFLOPs)
-        realisedFraction.set(s.realisedFraction ?? .nan)
-        realisedGFLOPs.set(s.realisedGFLOPs ?? .nan)
+        // No step in the window yet: NaN (no value on a dashboard), not a realised 0.
+        realisedFraction.set(s.windowSteps > 0 ? s.realisedFraction ?? .nan : .nan)
+        realisedGFLOPs.set(s.windowSteps > 0 ? s.realisedGFLOPs ?? .nan : .nan)
         windowSteps.set(Double(s.windowSteps))
         deadline.set((s.deadlineMs ?? 0) / 1000)
         memoryCap.set((s.memoryMB ?? 0) * 1_048_576)

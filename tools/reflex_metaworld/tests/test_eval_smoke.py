@@ -180,3 +180,16 @@ def test_episode_record_fields_and_resume():
     assert record["v"] == RC.RECORD_VERSION and record["seed"] == T.EVAL_SEED
     assert record["layout_distance_m"] == 0.002 and record["window_mean_fraction_after"] is None
     assert set(RC.current_records([record], m.sha256, max_steps=15)) == {("full", SMOKE_TASK, 1)}
+
+
+def test_a_chunked_two_camera_bundle_is_refused_up_front(tmp_path, capsys):
+    """models/chunked (two cameras, 8 actions per reply) used to start a daemon and end in a
+    traceback (`bad_tensor: missing tensor "wrist_image"`); it is a usage error naming the tool
+    that runs it."""
+    from reflex_metaworld import evaluate as EV
+    code = EV.main(["--model", str(REPO / "models" / "chunked"), "--settings", "full", "--tasks", SMOKE_TASK,
+                    "--episodes", "1", "--out", str(tmp_path), "--reflexd", str(REFLEXD), "--reflex", str(REFLEX)])
+    assert code == 2
+    said = capsys.readouterr()
+    assert "reflex_metaworld.delay" in said.out + said.err and "wrist_image" in said.out + said.err
+    assert not (tmp_path / "episodes.jsonl").exists()
