@@ -89,6 +89,12 @@ def test_robots_step_and_only_operators_control(keys):
         log = daemon.log()
         assert "CURVE client denied" in log and "socket=control" in log
         assert "CURVE client admitted" in log and "key=robot" in log and "key=operator" in log
+        denied = [line for line in log.splitlines() if "CURVE client denied" in line]
+        # keys known in the other role are named, with why; a stranger is shown by its public key
+        assert any("key=robot" in x and "a robot key, not an operator key" in x and "socket=control" in x for x in denied), denied
+        assert any("key=operator" in x and "an operator key, not a robot key" in x for x in denied), denied
+        stranger = open(keys["stranger"]["client_public_key"]).read().strip()
+        assert any(f"public_key={stranger}" in x and "unknown client key" in x for x in denied), denied
     finally:
         stopped_cleanly(daemon)
 

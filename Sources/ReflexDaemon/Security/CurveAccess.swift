@@ -19,8 +19,9 @@ enum CurveAccess {
 
     /// The ZAP decision for `keys`; logs admissions and denials with the key's identity (its
     /// file name), rate-limited.
-    static func policy(_ keys: CurveServerKeys, log: Logger) -> @Sendable (ZAPAuthenticator.Request) -> Bool {
+    static func policy(_ keys: CurveServerKeys, log: Logger, directory: KeyDirectory? = nil) -> @Sendable (ZAPAuthenticator.Request) -> Bool {
         let robots = keys.robotKeys.names, operators = keys.operatorKeys.names
+        directory?.set(robots: robots, operators: operators)
         return { request in
             guard request.mechanism == "CURVE", let key = request.clientPublicKey else { return false }
             let name: String?
@@ -38,13 +39,22 @@ enum CurveAccess {
         }
     }
 
-    static func logDenial(_ denial: ZAPAuthenticator.Denial, log: Logger) {
+    /// A denied key that is known in the other role is named, with why (a robot key asking the
+    /// control socket); an unknown one is shown by its public key.
+    static func logDenial(_ denial: ZAPAuthenticator.Denial, log: Logger, directory: KeyDirectory? = nil) {
         let request = denial.request
         var metadata: Logger.Metadata = [
             "address": "\(request.address)", "reason": "\(denial.reason)",
             "socket": "\(socketName(request.domain))",
         ]
-        if let key = request.clientPublicKey { metadata["public_key"] = "\(key)" }
+        if let key = request.clientPublicKey {
+            if let (name, role) = directory?.lookup(key) {
+                metadata["key"] = "\(name)"
+                metadata["reason"] = "\(role == .robot ? "a robot key, not an operator key" : "an operator key, not a robot key")"
+            } else {
+                metadata["public_key"] = "\(key)"
+            }
+        }
         limiter.log(log, .warning, "CURVE client denied", metadata)
     }
 
@@ -66,6 +76,27 @@ enum CurveAccess {
     private static let limiter = LogRateLimiter(lines: logLinesPerWindow, windowSeconds: logWindowSeconds)
 }
 
+
+/// The names of the keys admitted now, by role (replaced on every reload): the denial log
+/// reads them from the ZAP handler's thread.
+final class KeyDirectory: @unchecked Sendable {
+    enum Role { case robot, `operator` }
+    private let lock = NSLock()
+    private var robots: [String: String] = [:], operators: [String: String] = [:]
+
+    func set(robots: [String: String], operators: [String: String]) {
+        lock.lock(); defer { lock.unlock() }
+        self.robots = robots; self.operators = operators
+    }
+
+    /// (file name, role) of a Z85 public key, or nil when no folder holds it.
+    func lookup(_ key: String) -> (String, Role)? {
+        lock.lock(); defer { lock.unlock() }
+        if let name = robots[key] { return (name, .robot) }
+        if let name = operators[key] { return (name, .operator) }
+        return nil
+    }
+}
 
 /// A fixed-window line limiter shared by threads (the ZAP handler logs from its own).
 final class LogRateLimiter: @unchecked Sendable {

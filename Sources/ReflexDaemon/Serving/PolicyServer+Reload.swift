@@ -57,7 +57,7 @@ extension PolicyServer {
         config.metrics = metrics
         config.trace = trace
         if let authenticator, let keys = reloadedKeys {
-            authenticator.setPolicy(CurveAccess.policy(keys, log: log))
+            authenticator.setPolicy(CurveAccess.policy(keys, log: log, directory: keyDirectory))
             CurveAccess.logLoaded(keys, log: log)
         }
         log.notice("config reloaded", metadata: ["reason": "\(reason)", "file": "\(file)"])

@@ -14,6 +14,8 @@ public final class PolicyServer {
     let context: ZMQContext
     let policySocket, actionsSocket, controlSocket: ZMQSocket
     let authenticator: ZAPAuthenticator?
+    /// Who the admitted keys are, for the denial log (KeyDirectory, CurveAccess).
+    let keyDirectory = KeyDirectory()
     let signals: SignalMonitor
     let notifier: SystemdNotifier
     let clock: MonotonicClock
@@ -40,8 +42,9 @@ public final class PolicyServer {
         if config.security.curve.enabled {
             let keys = try CurveServerKeys(config.security.curve)
             curve = keys
-            authenticator = ZAPAuthenticator(context: context, admit: CurveAccess.policy(keys, log: logger)) { denial in
-                CurveAccess.logDenial(denial, log: logger)
+            let directory = keyDirectory
+            authenticator = ZAPAuthenticator(context: context, admit: CurveAccess.policy(keys, log: logger, directory: directory)) { denial in
+                CurveAccess.logDenial(denial, log: logger, directory: directory)
             }
             CurveAccess.logLoaded(keys, log: logger)
             try authenticator!.start()
