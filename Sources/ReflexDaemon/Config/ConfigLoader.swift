@@ -7,7 +7,10 @@ public enum ConfigLoader {
     /// Reads and validates the file at `path`. Problems are reported against `path` as given.
     /// `checkFiles` also requires the model directory and (with CURVE) the key files to exist;
     /// the daemon and `--check-config` pass true, unit tests of the format pass false.
-    public static func load(path: String, checkFiles: Bool = false) throws(ConfigError) -> DaemonConfig {
+    /// `openFiles` (with `checkFiles`; `--check-config` only) also opens the model bundle and
+    /// reads the key files as start-up does, reporting at their keys what would stop the start;
+    /// the daemon does not pass it, because it opens them right after and would read them twice.
+    public static func load(path: String, checkFiles: Bool = false, openFiles: Bool = false) throws(ConfigError) -> DaemonConfig {
         let data: Data
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path))
@@ -19,12 +22,13 @@ public enum ConfigLoader {
             let (line, column) = firstInvalidUTF8Position(in: Array(data))
             throw .invalid([ConfigProblem(file: path, line: line, column: column, message: "the config file is not valid UTF-8")])
         }
-        return try load(yaml: text, path: path, checkFiles: checkFiles)
+        return try load(yaml: text, path: path, checkFiles: checkFiles, openFiles: openFiles)
     }
 
     /// Validates YAML text as if read from `path`: problems name `path`, and relative paths in
     /// it are resolved against `path`'s folder.
-    public static func load(yaml: String, path: String, checkFiles: Bool = false) throws(ConfigError) -> DaemonConfig {
+    public static func load(yaml: String, path: String, checkFiles: Bool = false,
+                            openFiles: Bool = false) throws(ConfigError) -> DaemonConfig {
         if let problem = YAMLAliasLimit.problem(in: yaml, file: path) { throw .invalid([problem]) }
         let root: Node?
         do {
@@ -32,7 +36,7 @@ public enum ConfigLoader {
         } catch {
             throw .invalid([syntaxProblem(error, yaml: yaml, file: path)])
         }
-        var validation = ConfigValidation(file: path, checkFiles: checkFiles)
+        var validation = ConfigValidation(file: path, checkFiles: checkFiles, openFiles: checkFiles && openFiles)
         let config = validation.validate(root)
         guard let config, validation.problems.isEmpty else {
             throw .invalid(sorted(validation.problems))
@@ -51,7 +55,6 @@ public enum ConfigLoader {
         }.map(\.element)
     }
 
-    /// Turns a Yams error into one located problem; libyaml's marks are already 1-based.
     /// The 1-based line where block-mapping key `key`, first at `first`, appears again at the
     /// same indentation; nil when the mapping ends first (less indented content) or the key is
     /// written otherwise (quoted, flow style).
@@ -70,6 +73,7 @@ public enum ConfigLoader {
         return nil
     }
 
+    /// Turns a Yams error into one located problem; libyaml's marks are already 1-based.
     private static func syntaxProblem(_ error: Error, yaml: String, file: String) -> ConfigProblem {
         func problem(_ mark: Mark, _ message: String) -> ConfigProblem {
             ConfigProblem(file: file, line: mark.line, column: mark.column, message: message)

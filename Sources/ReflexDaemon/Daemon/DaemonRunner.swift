@@ -10,7 +10,7 @@ public enum DaemonRunner {
     /// `reflexd --check-config FILE`: 0, or 1 with `FILE:LINE:COLUMN: message` lines on stderr.
     public static func checkConfig(_ path: String) -> Int32 {
         do {
-            let config = try ConfigLoader.load(path: path, checkFiles: true)
+            let config = try ConfigLoader.load(path: path, checkFiles: true, openFiles: true)
             print("\(path): ok (model \(config.model))")
             return 0
         } catch {
