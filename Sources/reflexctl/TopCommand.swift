@@ -19,25 +19,17 @@ struct TopCommand: ParsableCommand {
         let endpoint = try connection.endpoint(.control)
         let curve = try connection.curve()
         let timeout = min(connection.timeoutMs, max(100, Int(interval * 1000)))
-        func sample() -> ([String: Any]?, String?) {
-            do { return (try ControlRequest.send(["cmd": "stats"], endpoint: endpoint, timeoutMs: timeout, curve: curve), nil) } catch {
-                return (nil, "\(error)")
-            }
+        func sample() -> Result<[String: Any], Error> {
+            Result { try ControlRequest.send(["cmd": "stats"], endpoint: endpoint, timeoutMs: timeout, curve: curve) }
         }
         if once {
-            let (first, _) = sample()
+            let first = try? sample().get()
             Thread.sleep(forTimeInterval: interval)
-            let (second, error) = sample()
-            guard let second else {
-                // as `stats` does: the error on stderr, exit 1 (not a usage error)
-                FileHandle.standardError.write(Data("Error: \(error ?? "no answer")\n".utf8))
-                throw ExitCode(1)
-            }
-            let frame = TopScreen(stats: second, previous: first, elapsed: interval, width: 80, height: 24, clock: Self.clock())
-            // one frame, no terminal: the interactive footer does not apply
-            var lines = Array(frame.lines().dropLast())
-            while lines.last?.isEmpty == true { lines.removeLast() }
-            print(lines.joined(separator: "\n"))
+            // no answer: the error itself, as `stats` reports it (exit 1, not a usage error)
+            let second = try sample().get()
+            let frame = TopScreen(stats: second, previous: first, elapsed: interval, width: 80, height: 24, clock: Self.clock(),
+                                  interactive: false)
+            print(frame.lines().joined(separator: "\n"))
             return
         }
         let terminal = RawTerminal()
@@ -45,17 +37,17 @@ struct TopCommand: ParsableCommand {
         var previous: [String: Any]?
         var previousAt = Date()
         while true {
-            let (stats, error) = sample()
             let now = Date()
             let (width, height) = terminal.size
             var lines: [String]
-            if let stats {
+            switch sample() {
+            case .success(let stats):
                 lines = TopScreen(stats: stats, previous: previous, elapsed: now.timeIntervalSince(previousAt),
                                   width: width, height: height, clock: Self.clock()).lines()
                 previous = stats
                 previousAt = now
-            } else {
-                lines = ["reflexctl top: no answer from \(endpoint)", String((error ?? "").prefix(width)), "", "q quits; retrying every second"]
+            case .failure(let error):
+                lines = ["reflexctl top: no answer from \(endpoint)", String("\(error)".prefix(width)), "", "q quits; retrying every second"]
             }
             terminal.draw(lines)
             let deadline = now.addingTimeInterval(interval)

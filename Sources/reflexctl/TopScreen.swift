@@ -10,6 +10,9 @@ struct TopScreen {
     let width: Int
     let height: Int
     let clock: String
+    /// The terminal view: padded to `height` with the key-help footer. `--once` prints the frame
+    /// alone (no padding, no footer).
+    var interactive = true
 
     func lines() -> [String] {
         var out: [String] = []
@@ -51,7 +54,7 @@ struct TopScreen {
                    + lpad("MISSES", 8))
         let robots = (stats["robots"] as? [String: Any] ?? [:]).sorted { $0.key < $1.key }
         let before = previous?["robots"] as? [String: Any] ?? [:]
-        let room = max(0, height - out.count - 1)
+        let room = max(0, height - out.count - (interactive ? 1 : 0))
         for (i, (robot, value)) in robots.enumerated() {
             if i == room - 1 && robots.count > room {
                 out.append("  … \(robots.count - i) more robots")
@@ -66,8 +69,10 @@ struct TopScreen {
                        + pad(r["last_reason"] as? String ?? "-", 10) + lpad(ms(lat["p50"]), 8) + lpad(ms(lat["p99"]) + (late ? "!" : " "), 8)
                        + lpad("\(int(r["deadline_misses"]))", 8))
         }
-        while out.count < height - 1 { out.append("") }
-        out.append("q quits · p99 marked ! when past the deadline · refreshed every second")
+        if interactive {
+            while out.count < height - 1 { out.append("") }
+            out.append("q quits · p99 marked ! when past the deadline · refreshed every second")
+        }
         return out.prefix(height).map { String($0.prefix(width)) }
     }
 
