@@ -65,11 +65,17 @@ def exit_errors(net, demos: DS.Demos) -> tuple[np.ndarray, np.ndarray]:
                 r = net.step({"image": demos.images[t], "state": demos.states[t],
                               "word_ids": demos.word_ids[t]}, rec)
                 rec = r.state
-                a = r.actions[1:, CRITERION_DIMS].numpy()
-                label = demos.actions[t, CRITERION_DIMS].numpy()
-                errs.append(np.sqrt(((a - label) ** 2).mean(-1)))
-                dists.append(r.distances.numpy())
+                err, dist = step_reads(r, demos.actions[t, CRITERION_DIMS].numpy())
+                errs.append(err)
+                dists.append(dist)
     return np.asarray(errs, np.float64), np.asarray(dists, np.float64)
+
+
+def step_reads(r, label: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One step's row of `exit_errors`: every exit's error against `label` (the expert's action
+    over the criterion dims: RMS over x, y, z) and the criterion `dist` at every exit, each [E]."""
+    a = r.actions[1:, CRITERION_DIMS].numpy()
+    return np.sqrt(((a - label) ** 2).mean(-1)), r.distances.numpy()
 
 
 def closed_loop_exit_errors(net, task: str, layouts, commit: int, view=(R.DEFAULT_CAMERA, None),
@@ -97,10 +103,9 @@ def closed_loop_exit_errors(net, task: str, layouts, commit: int, view=(R.DEFAUL
                 for _ in range(limit):
                     r = net.step({"image": torch.from_numpy(scene.camera.render()),
                                   "state": torch.from_numpy(T.state_of(obs)), "word_ids": ids}, rec)
-                    label = T.expert_action(scene.policy, obs)[CRITERION_DIMS]
-                    a = r.actions[1:, CRITERION_DIMS].numpy()
-                    errs.append(np.sqrt(((a - label) ** 2).mean(-1)))
-                    dists.append(r.distances.numpy())
+                    err, dist = step_reads(r, T.expert_action(scene.policy, obs)[CRITERION_DIMS])
+                    errs.append(err)
+                    dists.append(dist)
                     rec = r.states[commit]
                     obs, _r, _term, trunc, info = scene.env.step(r.actions[commit].numpy().astype(np.float32))
                     if info.get("success"):

@@ -231,10 +231,10 @@ def write_summary(out: Path, records: dict[Key, dict], model: S.ModelInfo, setti
     if results_md is not None:
         rel = os.path.relpath(out, results_md.parent.resolve())
         prefix = "" if rel == "." else rel.rstrip("/") + "/"
-        if not results_md.exists():
-            log(f"WARNING {results_md}: no such file, not updated (it needs a <!-- eval:begin --> … <!-- eval:end --> section)")
-        elif update_results_md(results_md, markdown(summary, list(T.TASK_NAMES), prefix, label)):
+        if update_results_md(results_md, markdown(summary, list(T.TASK_NAMES), prefix, label)):
             log(f"updated {results_md}")
+        elif not results_md.exists():
+            log(f"WARNING {results_md}: no such file, not updated (it needs a <!-- eval:begin --> … <!-- eval:end --> section)")
         else:
             log(f"WARNING {results_md} has no <!-- eval:begin --> … <!-- eval:end --> section: not updated")
     log(f"summary: {out / 'summary.md'}, {out / 'summary.json'}, plots in {out}")
