@@ -18,7 +18,7 @@ enum CurveAccess {
     static let logWindowSeconds: UInt64 = 10
 
     /// The ZAP decision for `keys`; logs admissions and denials with the key's identity (its
-    /// file name), rate-limited.
+    /// file name), rate-limited. `directory` (the denial log's) is set to these keys' names.
     static func policy(_ keys: CurveServerKeys, log: Logger, directory: KeyDirectory? = nil) -> @Sendable (ZAPAuthenticator.Request) -> Bool {
         let robots = keys.robotKeys.names, operators = keys.operatorKeys.names
         directory?.set(robots: robots, operators: operators)
